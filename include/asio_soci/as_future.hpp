@@ -1,0 +1,106 @@
+// as_future(): run a function on a session's connection, on a worker thread, and hand
+// its result back to the caller's executor.
+#pragma once
+
+#include <asio_soci/detail/core.hpp>
+#include <asio_soci/detail/operations.hpp>
+#include <asio_soci/errors.hpp>
+#include <asio_soci/session.hpp>
+#include <asio_soci/session_factory.hpp>
+
+#include <asio/async_result.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <type_traits>
+#include <utility>
+
+namespace asio_soci {
+
+/// Runs `fn(soci::session&)` on the session's connection, on the session's strand on
+/// the factory's worker threads, after every call submitted before it on that session.
+///
+/// Completion signature: void(std::exception_ptr, R) where R is fn's decayed result,
+/// or void(std::exception_ptr) when fn returns void. fn's exception arrives with its
+/// type intact (soci::soci_error stays soci::soci_error).
+/// Executor: completes on the handler's associated executor (for use_awaitable: the
+/// coroutine's); a handler without one completes on a worker thread.
+/// Cancellation: every type. Before fn starts, fn never runs. While fn runs, the
+/// operation completes at once with asio::error::operation_aborted; fn goes on to the
+/// end (on PostgreSQL the server is asked to cancel its statement), and the connection
+/// is not reused until it has finished.
+/// Lifetimes: the session may be destroyed or released while the call runs; the
+/// connection goes back to the pool after the call.
+/// Throws invalid_session, when called, if the session is empty.
+template <class Fn, class CompletionToken = asio::use_awaitable_t<>>
+auto as_future(session& s, Fn&& fn, CompletionToken&& token = {}) {
+    using traits = detail::offload_traits<Fn>;
+    detail::check_offload_function<Fn>();
+    if constexpr (traits::invocable) {
+        if (!s)
+            throw invalid_session("as_future: the session holds no connection");
+        return asio::async_initiate<CompletionToken, typename traits::signature>(
+            [](auto handler, detail::connection_slot* slot, detail::pool* owner,
+               typename traits::function function) {
+                using op = detail::function_op<detail::offload_base, decltype(handler),
+                                               typename traits::function, detail::worker_executor>;
+                auto* started = op::create(std::move(handler), std::move(function),
+                                           detail::executor_of(*owner), slot);
+                detail::submit(*slot, *started);
+            },
+            token, s.slot(), s.pool(), typename traits::function(std::forward<Fn>(fn)));
+    }
+}
+
+/// The one-shot form (the seed's `with make_session() as session:` block, with all
+/// database work on the workers): acquires a connection, begins a transaction, runs
+/// `fn(soci::session&)`, commits on success or rolls back on exception, and gives the
+/// connection back.
+///
+/// Completion signature, executor: as for as_future(session&, ...). Errors also
+/// include those of session_factory::async_acquire().
+/// Cancellation: every type. While waiting for a connection or before fn starts,
+/// nothing runs. While fn runs, the operation completes at once with
+/// operation_aborted and the transaction is rolled back after fn returns. Once the
+/// commit has started, cancellation is ignored and the real outcome is delivered, so
+/// "aborted" always means "nothing was committed".
+template <class Fn, class CompletionToken = asio::use_awaitable_t<>>
+auto as_future(const session_factory& factory, Fn&& fn, CompletionToken&& token = {}) {
+    using traits = detail::offload_traits<Fn>;
+    detail::check_offload_function<Fn>();
+    if constexpr (traits::invocable) {
+        return asio::async_initiate<CompletionToken, typename traits::signature>(
+            [](auto handler, std::shared_ptr<detail::pool> owner,
+               typename traits::function function) {
+                using op = detail::function_op<detail::one_shot_base, decltype(handler),
+                                               typename traits::function, detail::worker_executor>;
+                auto& target = *owner;
+                auto* started = op::create(std::move(handler), std::move(function),
+                                           detail::executor_of(target), std::move(owner));
+                detail::acquire(target, *started);
+            },
+            token, factory.checked_pool(), typename traits::function(std::forward<Fn>(fn)));
+    }
+}
+
+template <class CompletionToken>
+auto session::async_begin(CompletionToken&& token) {
+    return as_future(
+        *this, [](soci::session& sql) { detail::begin(sql); },
+        std::forward<CompletionToken>(token));
+}
+
+template <class CompletionToken>
+auto session::async_commit(CompletionToken&& token) {
+    return as_future(
+        *this, [](soci::session& sql) { detail::commit_if_open(sql); },
+        std::forward<CompletionToken>(token));
+}
+
+template <class CompletionToken>
+auto session::async_rollback(CompletionToken&& token) {
+    return as_future(
+        *this, [](soci::session& sql) { detail::rollback_if_open(sql); },
+        std::forward<CompletionToken>(token));
+}
+
+}  // namespace asio_soci

@@ -1,0 +1,14 @@
+// asio-soci: SOCI database sessions for Asio coroutines. Include this for everything.
+#pragma once
+
+#include <asio_soci/as_future.hpp>
+#include <asio_soci/binds.hpp>
+#include <asio_soci/database_url.hpp>
+#include <asio_soci/errors.hpp>
+#include <asio_soci/pool_options.hpp>
+#include <asio_soci/request_scope.hpp>
+#include <asio_soci/session.hpp>
+#include <asio_soci/session_factory.hpp>
+#include <asio_soci/stats.hpp>
+
+#include <soci/soci.h>

@@ -1,0 +1,119 @@
+// The type-erased seam between the thin templates of the public headers and the
+// compiled pool in src/. Templates implement these small interfaces for one handler
+// type; everything else (queues, strands, timers, the database) lives in src/.
+#pragma once
+
+#include <asio/strand.hpp>
+#include <asio/thread_pool.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+
+namespace soci {
+class session;
+}
+
+namespace asio_soci::detail {
+
+using clock = std::chrono::steady_clock;
+using worker_executor = asio::thread_pool::executor_type;
+
+class pool;
+struct connection_slot;
+struct core_access;  // src/: the only code that drives the state machines below
+
+/// A pending acquisition. The pool calls exactly one of granted() or failed(), from any
+/// thread and without holding its lock; the implementation must not complete its user
+/// handler inline (it posts).
+class acquire_waiter {
+public:
+    /// The connection is the waiter's; it owns the lease from now on.
+    virtual void granted(connection_slot& slot) = 0;
+    virtual void failed(std::exception_ptr error) = 0;
+
+protected:
+    ~acquire_waiter() = default;
+
+private:
+    friend struct core_access;
+    acquire_waiter* prev_ = nullptr;  // intrusive FIFO, guarded by the pool's mutex
+    acquire_waiter* next_ = nullptr;
+    clock::time_point deadline_{};
+    clock::time_point enqueued_at_{};
+    // waiting -> preparing -> done, or -> done directly; whoever moves it to done
+    // delivers the result.
+    std::atomic<int> state_{0};
+};
+
+/// A unit of work for one connection, run on that connection's strand.
+class offload_base {
+public:
+    /// Runs the user's function; stores its result in the derived object or the
+    /// exception in error_. Called on a worker thread.
+    virtual void execute(soci::session& sql) noexcept = 0;
+    /// Posts the user handler: with error_/the result, or with operation_aborted when
+    /// `aborted`. Called once, from the worker or from the cancelling thread.
+    virtual void complete(bool aborted) noexcept = 0;
+    /// Frees the operation; called when both the worker and the completion are done.
+    virtual void destroy() noexcept = 0;
+
+    void release_ref() noexcept {
+        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
+            destroy();
+    }
+
+    std::exception_ptr error_;
+    /// Set by one_shot_base: begin/commit around execute(), give the lease back after.
+    bool one_shot_ = false;
+
+protected:
+    ~offload_base() = default;
+
+private:
+    friend struct core_access;
+    // pending -> running -> (committing) -> finished, or -> cancelled
+    std::atomic<int> state_{0};
+    // One reference for the worker side, one for the completion side.
+    std::atomic<int> refs_{2};
+    // Set when it starts running, so a cancel request can name it.
+    std::atomic<std::uint64_t> id_{0};
+};
+
+/// The one-shot form as_future(factory, fn): acquire, begin, fn, commit (roll back on
+/// error or cancellation), give the connection back; all of it on the worker side.
+class one_shot_base : public acquire_waiter, public offload_base {
+public:
+    one_shot_base() noexcept { one_shot_ = true; }
+
+    void granted(connection_slot& slot) final;
+    void failed(std::exception_ptr error) final;
+
+protected:
+    ~one_shot_base() = default;
+
+private:
+    friend struct core_access;
+    std::atomic<connection_slot*> slot_{nullptr};
+};
+
+// Calls into src/ used by the templates.
+void submit(connection_slot& slot, offload_base& op);
+void cancel_offload(connection_slot& slot, offload_base& op) noexcept;
+void cancel_acquire(pool& p, acquire_waiter& w) noexcept;
+void cancel_one_shot(pool& p, one_shot_base& op) noexcept;
+void acquire(pool& p, acquire_waiter& w);
+void release(connection_slot& slot) noexcept;
+worker_executor executor_of(pool& p) noexcept;
+
+/// Begins a transaction (SQLite: BEGIN IMMEDIATE, so writers queue for the lock).
+void begin(soci::session& sql);
+/// Commits when a transaction is open; otherwise does nothing (no round trip).
+void commit_if_open(soci::session& sql);
+/// Rolls back when a transaction is open; otherwise does nothing (no round trip).
+void rollback_if_open(soci::session& sql);
+
+}  // namespace asio_soci::detail

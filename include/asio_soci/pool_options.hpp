@@ -1,0 +1,60 @@
+// Options of a session factory's connection pool.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+
+namespace soci {
+class session;
+}
+namespace spdlog {
+class logger;
+}
+
+namespace asio_soci {
+
+/// Options of make_session_factory(). An aggregate, so designated initialisers work:
+/// `make_session_factory(url, {.pool_size = 8, .acquire_timeout = 5s})`.
+/// A zero duration switches the corresponding feature off; negative durations and a
+/// pool_size of 0 are rejected with std::invalid_argument.
+struct pool_options {
+    /// Connections the pool holds at most. They are opened lazily, on worker threads.
+    /// An in-memory SQLite database (`sqlite://`) always gets exactly one connection,
+    /// since every SQLite connection to ":memory:" would see a database of its own.
+    std::size_t pool_size = 5;
+
+    /// How long async_acquire() waits in the FIFO queue for a free connection before
+    /// failing with asio_soci::pool_timeout.
+    std::chrono::milliseconds acquire_timeout = std::chrono::seconds{30};
+
+    /// Threads that run database work (the seed's set_max_workers); 0 means pool_size.
+    std::size_t worker_threads = 0;
+
+    /// A connection older than this is closed and reopened when next handed out.
+    std::chrono::milliseconds max_lifetime = std::chrono::milliseconds::zero();
+
+    /// A connection idle for longer than this is closed and reopened when next
+    /// handed out.
+    std::chrono::milliseconds idle_timeout = std::chrono::milliseconds::zero();
+
+    /// Validate a connection with a round trip before handing it out (SQLAlchemy's
+    /// pool_pre_ping). Without it, PostgreSQL connections that the server has closed
+    /// are still detected, without a round trip, by a non-blocking read at checkout.
+    bool pre_ping = false;
+
+    /// Runs on a worker thread for every newly opened connection, before its first use
+    /// (e.g. `sql << "PRAGMA foreign_keys = ON"`). An exception fails the acquisition
+    /// and the connection is discarded.
+    std::function<void(soci::session&)> on_connect{};
+
+    /// Where connects, disconnects, pool exhaustion and slow calls are logged; null
+    /// means spdlog's default logger.
+    std::shared_ptr<spdlog::logger> logger{};
+
+    /// Calls on a session that take longer are logged at warn level with their SQL.
+    std::chrono::milliseconds slow_call_threshold = std::chrono::milliseconds::zero();
+};
+
+}  // namespace asio_soci

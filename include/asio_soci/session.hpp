@@ -1,0 +1,93 @@
+// asio_soci::session: a leased, pooled SOCI connection.
+#pragma once
+
+#include <asio_soci/detail/core.hpp>
+
+#include <asio/use_awaitable.hpp>
+
+#include <memory>
+#include <utility>
+
+namespace asio_soci {
+
+namespace detail {
+struct lease_tag {};
+}  // namespace detail
+
+/// A move-only RAII lease of one pooled connection, bound to its own strand on the
+/// factory's worker threads. Use it through as_future(); the connection itself is only
+/// ever touched on the workers.
+///
+/// Giving it back (destructor, move-assignment, release()) never blocks: when a call
+/// still runs on the connection (e.g. after a cancelled as_future) or a transaction is
+/// open, the connection goes back only after that call has finished and the
+/// transaction has been rolled back, on the worker side. A clean connection goes back
+/// at once, with no round trip. A broken connection is closed and its slot reopened
+/// when next needed.
+///
+/// Sessions are in autocommit mode, as SOCI's are: open a transaction with
+/// async_begin() (or sql.begin() / soci::transaction inside a function) and end it with
+/// async_commit(); whatever is uncommitted when the session goes back is rolled back.
+///
+/// Thread safety: distinct objects, safe; a shared object, unsafe (like Asio's I/O
+/// objects). Calls on one session run one at a time, in submission order.
+class session {
+public:
+    /// An empty session, holding no connection.
+    session() noexcept = default;
+
+    session(session&& other) noexcept
+        : pool_(std::move(other.pool_)), slot_(std::exchange(other.slot_, nullptr)) {}
+
+    session& operator=(session&& other) noexcept {
+        if (this != &other) {
+            release();
+            pool_ = std::move(other.pool_);
+            slot_ = std::exchange(other.slot_, nullptr);
+        }
+        return *this;
+    }
+
+    ~session() { release(); }
+
+    /// True while this session holds a connection.
+    explicit operator bool() const noexcept { return slot_ != nullptr; }
+
+    /// Gives the connection back to the pool now (see the class comment); the session
+    /// is empty afterwards. Does nothing on an empty session.
+    void release() noexcept {
+        if (slot_) {
+            detail::release(*std::exchange(slot_, nullptr));
+            pool_.reset();
+        }
+    }
+
+    /// Begins a transaction. Completion signature: void(std::exception_ptr).
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto async_begin(CompletionToken&& token = {});
+
+    /// Commits the open transaction; does nothing when none is open.
+    /// Completion signature: void(std::exception_ptr).
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto async_commit(CompletionToken&& token = {});
+
+    /// Rolls back the open transaction; does nothing when none is open.
+    /// Completion signature: void(std::exception_ptr).
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto async_rollback(CompletionToken&& token = {});
+
+    /// For the library: adopts a lease granted by the pool.
+    session(detail::lease_tag, std::shared_ptr<detail::pool> pool,
+            detail::connection_slot& slot) noexcept
+        : pool_(std::move(pool)), slot_(&slot) {}
+
+    /// For the library: the leased connection (null when empty) and its pool.
+    detail::connection_slot* slot() const noexcept { return slot_; }
+    detail::pool* pool() const noexcept { return pool_.get(); }
+
+private:
+    std::shared_ptr<detail::pool> pool_;  // keeps the pool (and its workers) alive
+    detail::connection_slot* slot_ = nullptr;
+};
+
+}  // namespace asio_soci

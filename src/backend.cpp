@@ -1,0 +1,208 @@
+#include "backend.hpp"
+
+#include <asio_soci/errors.hpp>
+
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>  // declares sqlite3's API in namespace sqlite_api
+
+#include <poll.h>
+#include <charconv>
+#include <stdexcept>
+
+namespace asio_soci::detail {
+
+using namespace sqlite_api;
+
+namespace {
+
+int parse_busy_timeout(const std::string& text) {
+    int value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || end != text.data() + text.size() || value < 0)
+        throw url_error("invalid SQLite busy_timeout \"" + text +
+                        "\": expected milliseconds as a whole number >= 0");
+    return value;
+}
+
+void sqlite_exec(sqlite3* db, const std::string& sql) {
+    char* message = nullptr;
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+        std::string text = message ? message : sqlite3_errmsg(db);
+        sqlite3_free(message);
+        throw soci::soci_error(text + " while executing \"" + sql + "\"");
+    }
+}
+
+transaction_state from_sqlite(sqlite3* db) {
+    return sqlite3_get_autocommit(db) ? transaction_state::idle : transaction_state::in_transaction;
+}
+
+transaction_state from_postgresql(PGconn* conn) {
+    if (PQstatus(conn) != CONNECTION_OK)
+        return transaction_state::broken;
+    switch (PQtransactionStatus(conn)) {
+        case PQTRANS_IDLE:
+            return transaction_state::idle;
+        case PQTRANS_INTRANS:
+        case PQTRANS_INERROR:
+        case PQTRANS_ACTIVE:
+            return transaction_state::in_transaction;
+        default:
+            return transaction_state::broken;
+    }
+}
+
+// The native status of a session whose backend we know, without a round trip. (SOCI's
+// backend classes export no type information, so no dynamic_cast: ask for the name.)
+transaction_state status_of(soci::session& sql) {
+    auto* backend = sql.get_backend();
+    const auto name = backend->get_backend_name();
+    if (name == "postgresql")
+        return from_postgresql(static_cast<soci::postgresql_session_backend*>(backend)->conn_);
+    if (name == "sqlite3")
+        return from_sqlite(static_cast<soci::sqlite3_session_backend*>(backend)->conn_);
+    return transaction_state::in_transaction;  // unknown backend: assume the worst
+}
+
+}  // namespace
+
+connect_settings make_connect_settings(const database_url& url) {
+    connect_settings settings;
+    settings.kind = url.backend();
+    settings.connect_string = url.soci_connect_string();
+    if (url.backend() != backend::sqlite3)
+        return settings;
+    if (!url.is_sqlite_memory())
+        settings.sqlite_journal_mode = "wal";
+    for (const auto& [key, value] : url.query()) {
+        if (key == "busy_timeout")
+            settings.sqlite_busy_timeout_ms = parse_busy_timeout(value);
+        else if (key == "journal_mode")
+            settings.sqlite_journal_mode = value;
+        else
+            throw url_error("unknown SQLite URL parameter \"" + key +
+                            "\" (expected busy_timeout or journal_mode)");
+    }
+    const auto& mode = settings.sqlite_journal_mode;
+    if (!mode.empty() &&
+        mode.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") !=
+            std::string::npos)
+        throw url_error("invalid SQLite journal_mode \"" + mode + "\"");
+    return settings;
+}
+
+native_connection::~native_connection() {
+    close();
+}
+
+void native_connection::open(soci::session& sql, const connect_settings& settings) {
+    close();
+    kind_ = settings.kind;
+    switch (settings.kind) {
+        case backend::postgresql: {
+            sql.open(soci::postgresql, settings.connect_string);
+            PGconn* conn = static_cast<soci::postgresql_session_backend*>(sql.get_backend())->conn_;
+            handle_ = conn;
+            std::lock_guard lock{cancel_mutex_};
+            pg_cancel_ = PQgetCancel(conn);
+            break;
+        }
+        case backend::sqlite3: {
+            sql.open(soci::sqlite3, settings.connect_string);
+            auto* db = static_cast<soci::sqlite3_session_backend*>(sql.get_backend())->conn_;
+            handle_ = db;
+            sqlite3_busy_timeout(db, settings.sqlite_busy_timeout_ms);
+            if (!settings.sqlite_journal_mode.empty())
+                sqlite_exec(db, "PRAGMA journal_mode = " + settings.sqlite_journal_mode);
+            break;
+        }
+        case backend::mysql:
+            // Loaded by name through SOCI's backend loader: no MySQL headers needed here.
+            sql.open("mysql", settings.connect_string);
+            break;
+    }
+}
+
+void native_connection::close() noexcept {
+    std::lock_guard lock{cancel_mutex_};
+    if (pg_cancel_)
+        PQfreeCancel(static_cast<PGcancel*>(pg_cancel_));
+    pg_cancel_ = nullptr;
+    handle_ = nullptr;
+}
+
+transaction_state native_connection::transaction_status() const noexcept {
+    if (!handle_)
+        return kind_ == backend::mysql ? transaction_state::in_transaction
+                                       : transaction_state::broken;
+    if (kind_ == backend::postgresql)
+        return from_postgresql(static_cast<PGconn*>(handle_));
+    return from_sqlite(static_cast<sqlite3*>(handle_));
+}
+
+bool native_connection::looks_alive() noexcept {
+    if (kind_ != backend::postgresql || !handle_)
+        return true;
+    auto* conn = static_cast<PGconn*>(handle_);
+    if (PQstatus(conn) != CONNECTION_OK)
+        return false;
+    // An idle connection has nothing to say: data or an EOF waiting there is most often
+    // the server's goodbye (a terminated backend, a restart). One poll(), no round trip.
+    pollfd socket{PQsocket(conn), POLLIN, 0};
+    return ::poll(&socket, 1, 0) == 0;
+}
+
+bool native_connection::ping(soci::session& sql) noexcept {
+    if (kind_ == backend::postgresql && handle_) {
+        PGresult* result = PQexec(static_cast<PGconn*>(handle_), "");
+        bool ok = result && PQresultStatus(result) == PGRES_EMPTY_QUERY;
+        PQclear(result);
+        return ok;
+    }
+    return sql.is_connected();
+}
+
+void native_connection::begin_operation(std::uint64_t id) noexcept {
+    running_.store(id, std::memory_order_relaxed);
+}
+
+void native_connection::end_operation() noexcept {
+    if (kind_ != backend::postgresql) {
+        running_.store(0, std::memory_order_relaxed);
+        return;
+    }
+    std::lock_guard lock{cancel_mutex_};  // waits for a cancel request under way
+    running_.store(0, std::memory_order_relaxed);
+}
+
+void native_connection::cancel(std::uint64_t id) noexcept {
+    std::lock_guard lock{cancel_mutex_};
+    if (!pg_cancel_ || running_.load(std::memory_order_relaxed) != id)
+        return;
+    char message[256];
+    PQcancel(static_cast<PGcancel*>(pg_cancel_), message, sizeof message);
+}
+
+void begin(soci::session& sql) {
+    // SQLite: take the write lock up front. A deferred transaction that reads and then
+    // writes cannot wait for another writer (SQLite returns "database is locked" at
+    // once rather than deadlock), while BEGIN IMMEDIATE waits up to the busy timeout.
+    auto* backend = sql.get_backend();
+    if (backend->get_backend_name() == "sqlite3")
+        sqlite_exec(static_cast<soci::sqlite3_session_backend*>(backend)->conn_, "BEGIN IMMEDIATE");
+    else
+        sql.begin();
+}
+
+void commit_if_open(soci::session& sql) {
+    if (status_of(sql) != transaction_state::idle)
+        sql.commit();
+}
+
+void rollback_if_open(soci::session& sql) {
+    if (status_of(sql) != transaction_state::idle)
+        sql.rollback();
+}
+
+}  // namespace asio_soci::detail

@@ -1,0 +1,72 @@
+// Small per-backend helpers behind one interface: open and configure a connection,
+// read its native transaction status, check that it is alive, cancel what it runs.
+// The only code that includes libpq or sqlite3 headers.
+#pragma once
+
+#include <asio_soci/database_url.hpp>
+#include <asio_soci/detail/core.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace soci {
+class session;
+}
+
+namespace asio_soci::detail {
+
+/// Settings derived from a URL once, at factory creation (so bad values fail early).
+struct connect_settings {
+    asio_soci::backend kind;
+    std::string connect_string;  // contains the password: never logged
+    int sqlite_busy_timeout_ms = 5000;
+    std::string sqlite_journal_mode;  // empty: leave as is (in-memory databases)
+};
+connect_settings make_connect_settings(const database_url& url);
+
+enum class transaction_state { idle, in_transaction, broken };
+
+/// A connection's native handle, kept beside its soci::session.
+class native_connection {
+public:
+    native_connection() = default;
+    ~native_connection();
+    native_connection(const native_connection&) = delete;
+    native_connection& operator=(const native_connection&) = delete;
+
+    /// Opens `sql` and applies the settings (SQLite busy timeout and journal mode).
+    /// Blocks: call on a worker.
+    void open(soci::session& sql, const connect_settings& settings);
+    /// Forgets the handle; call before the soci::session is destroyed.
+    void close() noexcept;
+
+    /// From the native status, without a round trip (MySQL: unknown, so in_transaction).
+    transaction_state transaction_status() const noexcept;
+    /// Without a round trip (one poll()): false when an idle connection has something
+    /// to read, most often because the server has closed it; ping() tells for sure.
+    /// Only while nobody else uses the connection.
+    bool looks_alive() noexcept;
+    /// A round trip (PostgreSQL: an empty query). Blocks: call on a worker.
+    bool ping(soci::session& sql) noexcept;
+    /// Marks the start and the end of an operation's use of the connection; `id`
+    /// identifies the operation for cancel().
+    void begin_operation(std::uint64_t id) noexcept;
+    void end_operation() noexcept;
+    /// Asks the server to cancel the statement of operation `id`, if that operation is
+    /// still running (PostgreSQL only). Thread-safe. Blocks on a short connection to
+    /// the server: not on an io thread. The operation cannot end while the request is
+    /// under way, so the request never lands on the next operation's statement.
+    void cancel(std::uint64_t id) noexcept;
+
+private:
+    asio_soci::backend kind_{asio_soci::backend::sqlite3};
+    void* handle_ = nullptr;  // PGconn* or sqlite3*
+    std::mutex cancel_mutex_;
+    void* pg_cancel_ = nullptr;              // PGcancel*, guarded by cancel_mutex_
+    std::atomic<std::uint64_t> running_{0};  // id of the running operation, 0: none
+};
+
+}  // namespace asio_soci::detail

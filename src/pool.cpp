@@ -1,0 +1,526 @@
+#include "pool.hpp"
+
+#include <asio_soci/errors.hpp>
+
+#include <asio/error.hpp>
+#include <asio/post.hpp>
+#include <asio/system_error.hpp>
+
+#include <soci/soci-backend.h>
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+namespace asio_soci::detail {
+
+// The state machines of the interfaces in core.hpp.
+namespace waiter_state {
+constexpr int queued = 0;    // in the FIFO; only the pool (under its lock) may take it out
+constexpr int assigned = 1;  // holds a slot that is being handed over
+constexpr int done = 2;      // granted() or failed() has been called, or is being called
+}  // namespace waiter_state
+
+namespace offload_state {
+constexpr int pending = 0;
+constexpr int running = 1;
+constexpr int committing = 2;  // past the point of no return: cancellation is ignored
+constexpr int finished = 3;
+constexpr int cancelled = 4;
+}  // namespace offload_state
+
+struct core_access {
+    static std::atomic<int>& state(acquire_waiter& w) noexcept { return w.state_; }
+    static std::atomic<int>& state(offload_base& op) noexcept { return op.state_; }
+    static acquire_waiter*& prev(acquire_waiter& w) noexcept { return w.prev_; }
+    static acquire_waiter*& next(acquire_waiter& w) noexcept { return w.next_; }
+    static clock::time_point& deadline(acquire_waiter& w) noexcept { return w.deadline_; }
+    static clock::time_point& enqueued_at(acquire_waiter& w) noexcept { return w.enqueued_at_; }
+    static std::atomic<connection_slot*>& slot(one_shot_base& op) noexcept { return op.slot_; }
+    static std::atomic<std::uint64_t>& id(offload_base& op) noexcept { return op.id_; }
+};
+
+namespace {
+
+bool transition(std::atomic<int>& state, int from, int to) noexcept {
+    return state.compare_exchange_strong(from, to, std::memory_order_acq_rel);
+}
+
+std::exception_ptr aborted_error() {
+    return std::make_exception_ptr(asio::system_error(asio::error::operation_aborted));
+}
+
+pool_options validated(pool_options options) {
+    using namespace std::string_literals;
+    if (options.pool_size == 0)
+        throw std::invalid_argument("pool_options.pool_size must be at least 1");
+    if (options.acquire_timeout <= std::chrono::milliseconds::zero())
+        throw std::invalid_argument("pool_options.acquire_timeout must be positive, got "s +
+                                    std::to_string(options.acquire_timeout.count()) + " ms");
+    auto non_negative = [](std::chrono::milliseconds value, const char* name) {
+        if (value < std::chrono::milliseconds::zero())
+            throw std::invalid_argument("pool_options."s + name + " must not be negative, got " +
+                                        std::to_string(value.count()) + " ms");
+    };
+    non_negative(options.max_lifetime, "max_lifetime");
+    non_negative(options.idle_timeout, "idle_timeout");
+    non_negative(options.slow_call_threshold, "slow_call_threshold");
+    return options;
+}
+
+std::size_t effective_pool_size(const database_url& url, const pool_options& options) {
+    return url.is_sqlite_memory() ? 1 : options.pool_size;
+}
+
+}  // namespace
+
+void duration_counter::add(clock::duration d) noexcept {
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+    count_.fetch_add(1, std::memory_order_relaxed);
+    total_ns_.fetch_add(ns, std::memory_order_relaxed);
+    auto max = max_ns_.load(std::memory_order_relaxed);
+    while (ns > max && !max_ns_.compare_exchange_weak(max, ns, std::memory_order_relaxed)) {
+    }
+}
+
+duration_summary duration_counter::snapshot() const noexcept {
+    return {count_.load(std::memory_order_relaxed),
+            std::chrono::nanoseconds{total_ns_.load(std::memory_order_relaxed)},
+            std::chrono::nanoseconds{max_ns_.load(std::memory_order_relaxed)}};
+}
+
+void pool::waiter_queue::push_back(acquire_waiter& w) noexcept {
+    core_access::prev(w) = tail;
+    core_access::next(w) = nullptr;
+    (tail ? core_access::next(*tail) : head) = &w;
+    tail = &w;
+    ++size;
+}
+
+void pool::waiter_queue::remove(acquire_waiter& w) noexcept {
+    auto* prev = core_access::prev(w);
+    auto* next = core_access::next(w);
+    (prev ? core_access::next(*prev) : head) = next;
+    (next ? core_access::prev(*next) : tail) = prev;
+    core_access::prev(w) = core_access::next(w) = nullptr;
+    --size;
+}
+
+pool::pool(database_url url, pool_options options)
+    : url_(std::move(url)),
+      options_(validated(std::move(options))),
+      settings_(make_connect_settings(url_)),
+      logger_(options_.logger ? options_.logger : spdlog::default_logger()),
+      recyclable_(!url_.is_sqlite_memory()),
+      workers_(options_.worker_threads ? options_.worker_threads : options_.pool_size),
+      timer_(service_) {
+    const std::size_t size = effective_pool_size(url_, options_);
+    if (size != options_.pool_size)
+        logger_->info(
+            "asio_soci: {} is an in-memory SQLite database: the pool holds one "
+            "connection (pool_size {} ignored)",
+            url_.to_string(), options_.pool_size);
+    slots_.reserve(size);
+    idle_closed_.reserve(size);
+    idle_open_.reserve(size);
+    for (std::size_t i = 0; i < size; ++i)
+        slots_.push_back(std::make_unique<connection_slot>(*this, workers_.get_executor()));
+    // Reversed, so that slot 0 is handed out first: easier to read in logs.
+    for (auto it = slots_.rbegin(); it != slots_.rend(); ++it)
+        idle_closed_.push_back(it->get());
+}
+
+pool::~pool() {
+    {
+        std::lock_guard lock{mutex_};
+        timer_.cancel();
+    }
+    // Close every connection on its own strand, after whatever is still queued there
+    // (an abandoned call, a rollback), then wait for the workers to drain.
+    for (auto& slot : slots_)
+        asio::post(slot->strand, [this, s = slot.get()] { close(*s, nullptr); });
+    workers_.join();
+    service_.join();
+}
+
+void pool::acquire(acquire_waiter& w) {
+    const auto now = clock::now();
+    core_access::enqueued_at(w) = now;
+    connection_slot* slot = nullptr;
+    {
+        std::lock_guard lock{mutex_};
+        if (waiters_.head || (idle_open_.empty() && idle_closed_.empty())) {
+            core_access::state(w).store(waiter_state::queued, std::memory_order_relaxed);
+            core_access::deadline(w) = now + options_.acquire_timeout;
+            waiters_.push_back(w);
+            arm_timer_locked();
+            return;
+        }
+        auto& stack = idle_open_.empty() ? idle_closed_ : idle_open_;
+        slot = stack.back();
+        stack.pop_back();
+        core_access::state(w).store(waiter_state::assigned, std::memory_order_relaxed);
+    }
+    hand_over(*slot, w);
+}
+
+void pool::cancel_acquire(acquire_waiter& w) noexcept {
+    auto& state = core_access::state(w);
+    bool dequeued = false;
+    {
+        std::lock_guard lock{mutex_};
+        if (state.load(std::memory_order_relaxed) == waiter_state::queued) {
+            waiters_.remove(w);
+            state.store(waiter_state::done, std::memory_order_relaxed);
+            dequeued = true;
+        }
+    }
+    if (dequeued) {
+        w.failed(aborted_error());
+        return;
+    }
+    // Being handed over (e.g. while its connection opens): the slot goes back when the
+    // hand-over finds the waiter gone.
+    if (transition(state, waiter_state::assigned, waiter_state::done))
+        w.failed(aborted_error());
+}
+
+void pool::give_back(connection_slot& slot) noexcept {
+    slot.idle_since = clock::now();
+    acquire_waiter* next = nullptr;
+    {
+        std::lock_guard lock{mutex_};
+        if (waiters_.head) {
+            next = waiters_.head;
+            waiters_.remove(*next);
+            core_access::state(*next).store(waiter_state::assigned, std::memory_order_relaxed);
+        } else {
+            (slot.sql ? idle_open_ : idle_closed_).push_back(&slot);
+        }
+    }
+    if (next)
+        hand_over(slot, *next);
+}
+
+bool pool::needs_preparation(connection_slot& slot, clock::time_point now) noexcept {
+    if (!slot.sql || options_.pre_ping)
+        return true;
+    if (recyclable_) {
+        const auto lifetime = options_.max_lifetime;
+        const auto idle = options_.idle_timeout;
+        if (lifetime.count() > 0 && now - slot.opened_at >= lifetime)
+            return true;
+        if (idle.count() > 0 && now - slot.idle_since >= idle)
+            return true;
+    }
+    return !slot.native.looks_alive();
+}
+
+void pool::hand_over(connection_slot& slot, acquire_waiter& w) noexcept {
+    if (needs_preparation(slot, clock::now()))
+        asio::post(slot.strand, [this, &slot, &w] { prepare(slot, w); });
+    else
+        deliver(w, slot);
+}
+
+void pool::deliver(acquire_waiter& w, connection_slot& slot) noexcept {
+    if (!transition(core_access::state(w), waiter_state::assigned, waiter_state::done)) {
+        give_back(slot);  // cancelled while the connection was being prepared
+        return;
+    }
+    acquired_total_.fetch_add(1, std::memory_order_relaxed);
+    acquire_wait_.add(clock::now() - core_access::enqueued_at(w));
+    w.granted(slot);
+}
+
+void pool::prepare(connection_slot& slot, acquire_waiter& w) noexcept {
+    std::exception_ptr error;
+    try {
+        if (slot.sql) {
+            const auto now = clock::now();
+            const auto lifetime = options_.max_lifetime;
+            const auto idle = options_.idle_timeout;
+            if (recyclable_ && lifetime.count() > 0 && now - slot.opened_at >= lifetime)
+                close(slot, "max_lifetime reached");
+            else if (recyclable_ && idle.count() > 0 && now - slot.idle_since >= idle)
+                close(slot, "idle_timeout reached");
+            else if ((options_.pre_ping || !slot.native.looks_alive()) &&
+                     !slot.native.ping(*slot.sql))
+                close(slot, "failed a ping: closed by the server or the network");
+        }
+        if (!slot.sql)
+            open(slot);
+    } catch (...) {
+        error = std::current_exception();
+    }
+    if (!error) {
+        deliver(w, slot);
+        return;
+    }
+    give_back(slot);
+    if (transition(core_access::state(w), waiter_state::assigned, waiter_state::done))
+        w.failed(error);
+}
+
+void pool::open(connection_slot& slot) {
+    auto sql = std::make_unique<soci::session>();
+    try {
+        slot.native.open(*sql, settings_);
+    } catch (const std::exception& e) {
+        slot.native.close();
+        connect_failures_total_.fetch_add(1, std::memory_order_relaxed);
+        std::string reason = url_.redact(e.what());
+        while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' '))
+            reason.pop_back();
+        logger_->warn("asio_soci: cannot connect to {}: {}", url_.to_string(), reason);
+        throw connection_error("cannot connect to " + url_.to_string() + ": " + reason);
+    }
+    if (options_.on_connect) {
+        try {
+            options_.on_connect(*sql);
+        } catch (...) {
+            slot.native.close();
+            connect_failures_total_.fetch_add(1, std::memory_order_relaxed);
+            logger_->warn("asio_soci: on_connect failed for a new connection to {}",
+                          url_.to_string());
+            throw;
+        }
+    }
+    slot.sql = std::move(sql);
+    slot.opened_at = clock::now();
+    open_count_.fetch_add(1, std::memory_order_relaxed);
+    connects_total_.fetch_add(1, std::memory_order_relaxed);
+    logger_->debug("asio_soci: opened a connection to {}", url_.to_string());
+}
+
+void pool::close(connection_slot& slot, const char* why) noexcept {
+    if (!slot.sql)
+        return;
+    slot.native.close();
+    slot.sql.reset();
+    open_count_.fetch_sub(1, std::memory_order_relaxed);
+    if (why) {
+        discarded_total_.fetch_add(1, std::memory_order_relaxed);
+        logger_->info("asio_soci: closed a connection to {}: {}", url_.to_string(), why);
+    }
+}
+
+void pool::release(connection_slot& slot) noexcept {
+    if (slot.pending_ops.load(std::memory_order_acquire) == 0 &&
+        !slot.needs_reset.load(std::memory_order_relaxed)) {
+        give_back(slot);
+        return;
+    }
+    // Work for the old owner may still run there: the reset queues behind it.
+    asio::post(slot.strand, [this, &slot] { reset(slot); });
+}
+
+void pool::reset(connection_slot& slot) noexcept {
+    if (slot.sql) {
+        switch (slot.native.transaction_status()) {
+            case transaction_state::idle:
+                break;
+            case transaction_state::in_transaction:
+                try {
+                    slot.sql->rollback();
+                    if (slot.native.transaction_status() != transaction_state::idle)
+                        close(slot, "still in a transaction after rollback");
+                } catch (...) {
+                    close(slot, "rollback failed");
+                }
+                break;
+            case transaction_state::broken:
+                close(slot, "connection lost");
+                break;
+        }
+    }
+    slot.needs_reset.store(false, std::memory_order_relaxed);
+    give_back(slot);
+}
+
+void pool::submit(connection_slot& slot, offload_base& op) {
+    slot.pending_ops.fetch_add(1, std::memory_order_relaxed);
+    asio::post(slot.strand, [this, &slot, &op] { run(slot, op); });
+}
+
+void pool::run(connection_slot& slot, offload_base& op) noexcept {
+    using namespace offload_state;
+    auto& state = core_access::state(op);
+    const bool one_shot = op.one_shot_;
+    bool completes = false;
+    const auto id = next_operation_id_.fetch_add(1, std::memory_order_relaxed);
+    core_access::id(op).store(id, std::memory_order_relaxed);
+    slot.native.begin_operation(id);
+    if (transition(state, pending, running)) {
+        const auto start = clock::now();
+        soci::session& sql = *slot.sql;
+        try {
+            if (one_shot)
+                begin(sql);
+            op.execute(sql);
+            if (one_shot && !op.error_ && transition(state, running, committing))
+                sql.commit();
+        } catch (...) {
+            op.error_ = std::current_exception();
+        }
+        if (one_shot && state.load(std::memory_order_acquire) != committing) {
+            try {  // fn failed or the caller went away: undo what fn did
+                rollback_if_open(sql);
+            } catch (...) {
+            }
+        }
+        const auto elapsed = clock::now() - start;
+        call_duration_.add(elapsed);
+        const auto threshold = options_.slow_call_threshold;
+        if (threshold.count() > 0 && elapsed >= threshold)
+            logger_->warn("asio_soci: slow call on {}: {} ms, last query: {}", url_.to_string(),
+                          std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(),
+                          sql.get_last_query());
+        completes = transition(state, running, finished) || transition(state, committing, finished);
+    }
+    slot.native.end_operation();
+    slot.needs_reset.store(slot.sql && slot.native.transaction_status() != transaction_state::idle,
+                           std::memory_order_relaxed);
+    slot.pending_ops.fetch_sub(1, std::memory_order_release);
+    if (one_shot)  // back in the pool before the caller resumes
+        release(slot);
+    if (completes)
+        op.complete(false);
+    op.release_ref();
+}
+
+void pool::cancel_offload(connection_slot& slot, offload_base& op) noexcept {
+    using namespace offload_state;
+    auto& state = core_access::state(op);
+    if (transition(state, pending, cancelled)) {
+        op.complete(true);
+        return;
+    }
+    if (!transition(state, running, cancelled))
+        return;  // committing or finished: too late, the result will arrive
+    const auto id = core_access::id(op).load(std::memory_order_relaxed);
+    op.complete(true);
+    if (settings_.kind == backend::postgresql)  // PQcancel connects: not on this thread
+        asio::post(service_, [&slot, id] { slot.native.cancel(id); });
+}
+
+void pool::arm_timer_locked() {
+    if (timer_armed_ || !waiters_.head)
+        return;
+    timer_armed_ = true;
+    timer_.expires_at(core_access::deadline(*waiters_.head));
+    timer_.async_wait([this](std::error_code ec) {
+        if (ec != asio::error::operation_aborted)
+            on_timer();
+    });
+}
+
+void pool::on_timer() {
+    acquire_waiter* expired = nullptr;  // chained through next_
+    std::size_t expired_count = 0;
+    std::size_t still_waiting = 0;
+    {
+        std::lock_guard lock{mutex_};
+        timer_armed_ = false;
+        const auto now = clock::now();
+        acquire_waiter** tail = &expired;
+        // All waiters share one timeout and queue in order, so deadlines are sorted.
+        while (waiters_.head && core_access::deadline(*waiters_.head) <= now) {
+            auto* w = waiters_.head;
+            waiters_.remove(*w);
+            core_access::state(*w).store(waiter_state::done, std::memory_order_relaxed);
+            *tail = w;
+            tail = &core_access::next(*w);
+            ++expired_count;
+        }
+        still_waiting = waiters_.size;
+        arm_timer_locked();
+    }
+    if (!expired)
+        return;
+    timeouts_total_.fetch_add(expired_count, std::memory_order_relaxed);
+    logger_->warn("asio_soci: pool exhausted: {} acquisition(s) timed out after {} ms on {}",
+                  expired_count, options_.acquire_timeout.count(), url_.to_string());
+    auto error = make_timeout_error(still_waiting);
+    while (expired) {
+        auto* w = expired;
+        expired = core_access::next(*w);
+        core_access::next(*w) = nullptr;
+        w->failed(error);
+    }
+}
+
+std::exception_ptr pool::make_timeout_error(std::size_t waiting) const {
+    return std::make_exception_ptr(
+        pool_timeout("pool exhausted: no connection to " + url_.to_string() +
+                     " became free within " + std::to_string(options_.acquire_timeout.count()) +
+                     " ms (all " + std::to_string(slots_.size()) + " connections in use, " +
+                     std::to_string(waiting) + " more waiting)"));
+}
+
+pool_stats pool::stats() const {
+    pool_stats s;
+    {
+        std::lock_guard lock{mutex_};
+        s.size = slots_.size();
+        s.idle = idle_open_.size() + idle_closed_.size();
+        s.in_use = s.size - s.idle;
+        s.waiting = waiters_.size;
+    }
+    s.open = open_count_.load(std::memory_order_relaxed);
+    s.acquired_total = acquired_total_.load(std::memory_order_relaxed);
+    s.timeouts_total = timeouts_total_.load(std::memory_order_relaxed);
+    s.connects_total = connects_total_.load(std::memory_order_relaxed);
+    s.connect_failures_total = connect_failures_total_.load(std::memory_order_relaxed);
+    s.discarded_total = discarded_total_.load(std::memory_order_relaxed);
+    s.acquire_wait = acquire_wait_.snapshot();
+    s.call_duration = call_duration_.snapshot();
+    return s;
+}
+
+// The free functions of core.hpp.
+
+void acquire(pool& p, acquire_waiter& w) {
+    p.acquire(w);
+}
+void cancel_acquire(pool& p, acquire_waiter& w) noexcept {
+    p.cancel_acquire(w);
+}
+void release(connection_slot& slot) noexcept {
+    slot.owner.release(slot);
+}
+void submit(connection_slot& slot, offload_base& op) {
+    slot.owner.submit(slot, op);
+}
+void cancel_offload(connection_slot& slot, offload_base& op) noexcept {
+    slot.owner.cancel_offload(slot, op);
+}
+worker_executor executor_of(pool& p) noexcept {
+    return p.executor();
+}
+
+void one_shot_base::granted(connection_slot& slot) {
+    core_access::slot(*this).store(&slot, std::memory_order_release);
+    submit(slot, *this);
+}
+
+void one_shot_base::failed(std::exception_ptr error) {
+    if (transition(core_access::state(static_cast<offload_base&>(*this)), offload_state::pending,
+                   offload_state::finished)) {
+        error_ = std::move(error);
+        complete(false);
+    }
+    release_ref();  // the worker side will never run
+}
+
+void cancel_one_shot(pool& p, one_shot_base& op) noexcept {
+    p.cancel_acquire(op);
+    if (auto* slot = core_access::slot(op).load(std::memory_order_acquire))
+        p.cancel_offload(*slot, op);
+    else if (transition(core_access::state(static_cast<offload_base&>(op)), offload_state::pending,
+                        offload_state::cancelled))
+        op.complete(true);
+}
+
+}  // namespace asio_soci::detail

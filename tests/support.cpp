@@ -1,0 +1,103 @@
+#include "support.hpp"
+
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include <unistd.h>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+
+namespace test {
+
+namespace {
+
+std::atomic<int> counter{0};
+
+std::string unique_suffix() {
+    return std::to_string(::getpid()) + "_" + std::to_string(counter++);
+}
+
+}  // namespace
+
+std::string backend_name() {
+    const char* backend = std::getenv("ASIO_SOCI_TEST_BACKEND");
+    return backend ? backend : "sqlite";
+}
+
+database::database() {
+    if (backend_name() == "postgresql") {
+        const char* url = std::getenv("ASIO_SOCI_TEST_POSTGRESQL_URL");
+        if (!url || !*url)
+            throw std::runtime_error("ASIO_SOCI_TEST_POSTGRESQL_URL is not set");
+        postgresql_ = true;
+        url_ = url;
+    } else {
+        file_ =
+            (std::filesystem::temp_directory_path() / ("asio_soci_test_" + unique_suffix() + ".db"))
+                .string();
+        url_ = "sqlite:///" + file_;
+    }
+}
+
+database::~database() {
+    if (postgresql_) {
+        for (const auto& t : tables_) {
+            try {
+                execute("drop table if exists " + t);
+            } catch (...) {
+            }
+        }
+    } else {
+        for (const char* suffix : {"", "-wal", "-shm", "-journal"})
+            std::remove((file_ + suffix).c_str());
+    }
+}
+
+std::string database::table(const std::string& prefix) {
+    tables_.push_back(prefix + "_" + unique_suffix());
+    return tables_.back();
+}
+
+std::string database::create_table(const std::string& prefix) {
+    auto name = table(prefix);
+    execute("create table " + name + " (id integer primary key, name varchar(100) unique)");
+    return name;
+}
+
+std::unique_ptr<soci::session> database::connect() const {
+    auto url = asio_soci::database_url::parse(url_);
+    if (postgresql_)
+        return std::make_unique<soci::session>(soci::postgresql, url.soci_connect_string());
+    return std::make_unique<soci::session>(soci::sqlite3, url.soci_connect_string());
+}
+
+long long database::scalar(const std::string& query) {
+    auto sql = connect();
+    long long value = 0;
+    *sql << query, soci::into(value);
+    return value;
+}
+
+void database::execute(const std::string& statement) {
+    *connect() << statement;
+}
+
+bool next_acquisition_sees(asio::io_context& io, const asio_soci::session_factory& factory,
+                           const std::atomic<bool>& flag, const std::function<void()>& unblock) {
+    auto acquire = [&]() -> asio::awaitable<bool> {
+        auto s = co_await factory.async_acquire();
+        co_return flag.load();
+    };
+    auto seen = asio::co_spawn(io, acquire(), asio::use_future);
+    io.restart();
+    io.poll();  // the acquisition is queued now
+    unblock();
+    io.run();
+    return seen.get();
+}
+
+}  // namespace test

@@ -1,0 +1,66 @@
+// Shared helpers of the tests: the database under test, and running coroutines.
+#pragma once
+
+#include <asio_soci/asio_soci.hpp>
+
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <asio/use_future.hpp>
+
+#include <atomic>
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace test {
+
+/// The database the current test run targets (ASIO_SOCI_TEST_BACKEND): a fresh SQLite
+/// file per instance, or the PostgreSQL database named by ASIO_SOCI_TEST_POSTGRESQL_URL.
+/// Table names from table() are unique, and dropped when the instance goes.
+class database {
+public:
+    database();
+    ~database();
+    database(const database&) = delete;
+    database& operator=(const database&) = delete;
+
+    bool is_postgresql() const { return postgresql_; }
+    const std::string& url() const { return url_; }
+    /// A table name unique to this instance; dropped on destruction.
+    std::string table(const std::string& prefix);
+    /// Creates a table `name(id integer primary key, name varchar(100) unique)`.
+    std::string create_table(const std::string& prefix);
+    /// Runs a query synchronously on a connection of its own and returns one integer.
+    long long scalar(const std::string& query);
+    void execute(const std::string& statement);
+    /// A raw SOCI connection of the test's own, outside any pool.
+    std::unique_ptr<soci::session> connect() const;
+
+private:
+    bool postgresql_ = false;
+    std::string url_;
+    std::string file_;
+    std::vector<std::string> tables_;
+};
+
+/// The name of the backend under test, for skip messages and section names.
+std::string backend_name();
+
+/// Runs `aw` on `io` until it completes, and returns its result or rethrows.
+template <class T>
+T run(asio::io_context& io, asio::awaitable<T> aw) {
+    auto result = asio::co_spawn(io, std::move(aw), asio::use_future);
+    io.restart();
+    io.run();
+    return result.get();
+}
+
+/// Starts an acquisition from `factory`, lets it queue, calls `unblock`, and returns
+/// whether `flag` was already set when the acquisition succeeded: proves that a
+/// connection is not handed on before the work that `unblock` releases has finished.
+bool next_acquisition_sees(asio::io_context& io, const asio_soci::session_factory& factory,
+                           const std::atomic<bool>& flag, const std::function<void()>& unblock);
+
+}  // namespace test

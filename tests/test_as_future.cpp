@@ -1,0 +1,181 @@
+#include "support.hpp"
+
+#include <asio/bind_executor.hpp>
+#include <asio/experimental/deferred.hpp>
+#include <asio/use_future.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <memory>
+#include <stdexcept>
+#include <thread>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+struct custom_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+}  // namespace
+
+TEST_CASE("as_future: results, void, move-only values and exception types", "[db]") {
+    test::database db;
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 2});
+    auto table = db.create_table("items");
+    asio::io_context io;
+
+    test::run(io, [&]() -> asio::awaitable<void> {
+        auto s = co_await factory.async_acquire();
+        co_await asio_soci::as_future(s, [&](soci::session& sql) {
+            sql << "insert into " + table + " (id, name) values (1, 'one')";
+        });
+        int n = co_await asio_soci::as_future(s, [&](soci::session& sql) {
+            int count = 0;
+            sql << "select count(*) from " + table, soci::into(count);
+            return count;
+        });
+        CHECK(n == 1);
+
+        auto owned = co_await asio_soci::as_future(s, [&](soci::session& sql) {
+            std::string name;
+            sql << "select name from " + table + " where id = 1", soci::into(name);
+            return std::make_unique<std::string>(name);
+        });
+        REQUIRE(owned);
+        CHECK(*owned == "one");
+
+        // The type of a SOCI error survives, and so does a user's own exception type.
+        CHECK_THROWS_AS(co_await asio_soci::as_future(
+                            s, [](soci::session& sql) { sql << "select * from no_such_table"; }),
+                        soci::soci_error);
+        CHECK_THROWS_AS(co_await asio_soci::as_future(
+                            s, [](soci::session&) -> int { throw custom_error("mine"); }),
+                        custom_error);
+        // The session is still usable afterwards.
+        int again = co_await asio_soci::as_future(s, [&](soci::session& sql) {
+            int count = 0;
+            sql << "select count(*) from " + table, soci::into(count);
+            return count;
+        });
+        CHECK(again == 1);
+    }());
+}
+
+TEST_CASE("as_future: fn runs on a worker and the coroutine resumes on its own thread", "[db]") {
+    test::database db;
+    auto factory = asio_soci::make_session_factory(db.url());
+    asio::io_context io;
+    test::run(io, [&]() -> asio::awaitable<void> {
+        const auto io_thread = std::this_thread::get_id();
+        auto s = co_await factory.async_acquire();
+        CHECK(std::this_thread::get_id() == io_thread);
+        auto worker = co_await asio_soci::as_future(
+            s, [](soci::session&) { return std::this_thread::get_id(); });
+        CHECK(worker != io_thread);
+        CHECK(std::this_thread::get_id() == io_thread);
+    }());
+}
+
+TEST_CASE("as_future: every completion token works", "[db]") {
+    test::database db;
+    auto factory = asio_soci::make_session_factory(db.url());
+    auto answer = [](soci::session& sql) {
+        int n = 0;
+        sql << "select 42", soci::into(n);
+        return n;
+    };
+    asio::io_context io;
+    auto s = test::run(io, factory.async_acquire());
+
+    SECTION("use_future, waited on by a thread that runs no io_context") {
+        std::future<int> f = asio_soci::as_future(s, answer, asio::use_future);
+        CHECK(f.get() == 42);
+        std::future<void> v = asio_soci::as_future(
+            s, [](soci::session&) {}, asio::use_future);
+        CHECK_NOTHROW(v.get());
+        auto failing = asio_soci::as_future(
+            s, [](soci::session& sql) { sql << "select * from no_such_table"; }, asio::use_future);
+        CHECK_THROWS_AS(failing.get(), soci::soci_error);
+    }
+    SECTION("a callback bound to the io_context runs there, once") {
+        int calls = 0;
+        std::thread::id ran_on;
+        asio_soci::as_future(s, answer, asio::bind_executor(io, [&](std::exception_ptr e, int n) {
+                                 ++calls;
+                                 ran_on = std::this_thread::get_id();
+                                 CHECK_FALSE(e);
+                                 CHECK(n == 42);
+                             }));
+        io.restart();
+        io.run();
+        CHECK(calls == 1);
+        CHECK(ran_on == std::this_thread::get_id());
+    }
+    SECTION("a plain callback (no associated executor) runs once, on a worker thread") {
+        std::promise<std::thread::id> ran_on;
+        asio_soci::as_future(s, answer, [&](std::exception_ptr e, int n) {
+            CHECK_FALSE(e);
+            CHECK(n == 42);
+            ran_on.set_value(std::this_thread::get_id());
+        });
+        CHECK(ran_on.get_future().get() != std::this_thread::get_id());
+    }
+    SECTION("deferred: nothing runs until the deferred operation is started") {
+        bool ran = false;
+        auto op = asio_soci::as_future(
+            s,
+            [&](soci::session&) {
+                ran = true;
+                return 7;
+            },
+            asio::experimental::deferred);
+        CHECK_FALSE(ran);
+        int n = test::run(io, std::move(op)(asio::use_awaitable));
+        CHECK(ran);
+        CHECK(n == 7);
+    }
+}
+
+TEST_CASE("as_future(factory): commits on success, rolls back on exception", "[db]") {
+    test::database db;
+    auto table = db.create_table("oneshot");
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 2});
+    asio::io_context io;
+    test::run(io, [&]() -> asio::awaitable<void> {
+        co_await asio_soci::as_future(factory, [&](soci::session& sql) {
+            sql << "insert into " + table + " (id, name) values (1, 'kept')";
+        });
+        CHECK_THROWS_AS(co_await asio_soci::as_future(factory,
+                                                      [&](soci::session& sql) {
+                                                          sql << "insert into " + table +
+                                                                     " (id, name) values (2, "
+                                                                     "'undone')";
+                                                          throw custom_error("changed my mind");
+                                                      }),
+                        custom_error);
+        int n = co_await asio_soci::as_future(factory, [&](soci::session& sql) {
+            int count = 0;
+            sql << "select count(*) from " + table, soci::into(count);
+            return count;
+        });
+        CHECK(n == 1);
+    }());
+    CHECK(db.scalar("select count(*) from " + table + " where id = 2") == 0);
+    auto stats = factory.stats();
+    CHECK(stats.in_use == 0);
+    CHECK(stats.call_duration.count == 3);
+}
+
+TEST_CASE("as_future: an empty session is refused") {
+    asio::io_context io;
+    asio_soci::session empty;
+    CHECK_FALSE(empty);
+    CHECK_THROWS_AS(asio_soci::as_future(empty, [](soci::session&) {}), asio_soci::invalid_session);
+    CHECK_THROWS_AS(test::run(io,
+                              [&]() -> asio::awaitable<void> {
+                                  co_await asio_soci::as_future(empty, [](soci::session&) {});
+                              }()),
+                    asio_soci::invalid_session);
+}

@@ -1,0 +1,335 @@
+#include "support.hpp"
+
+#include <asio/detached.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_future.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <vector>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+asio::awaitable<int> count_rows(asio_soci::session& s, const std::string& table) {
+    co_return co_await asio_soci::as_future(s, [&](soci::session& sql) {
+        int n = 0;
+        sql << "select count(*) from " + table, soci::into(n);
+        return n;
+    });
+}
+
+}  // namespace
+
+TEST_CASE("pool: 200 concurrent coroutines over pool_size 4 all finish", "[db]") {
+    test::database db;
+    auto table = db.create_table("many");
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 4});
+    asio::io_context io;
+    int finished = 0;
+    for (int i = 0; i < 200; ++i) {
+        asio::co_spawn(
+            io,
+            [&, i]() -> asio::awaitable<void> {
+                asio_soci::request_scope scope{factory};
+                asio_soci::session& s = co_await scope.session();
+                co_await asio_soci::as_future(s, [&](soci::session& sql) {
+                    sql << "insert into " + table + " (id, name) values (:id, :name)", soci::use(i),
+                        soci::use("row" + std::to_string(i));
+                });
+                ++finished;
+            },
+            [](std::exception_ptr e) {
+                if (e)
+                    std::rethrow_exception(e);
+            });
+    }
+    io.run();
+    CHECK(finished == 200);
+    CHECK(db.scalar("select count(*) from " + table) == 200);
+    auto stats = factory.stats();
+    CHECK(stats.in_use == 0);
+    CHECK(stats.waiting == 0);
+    CHECK(stats.open <= 4);
+    CHECK(stats.acquired_total == 200);
+}
+
+TEST_CASE("pool: pool_size 1 serves 50 waiters in FIFO order while the loop stays responsive",
+          "[db]") {
+    test::database db;
+    auto table = db.create_table("fifo");
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+    asio::io_context io;
+
+    // A ticker on the same io_context: each holder waits for a tick while it holds the
+    // only connection, which needs the loop to run timers while 49 others are queued.
+    std::uint64_t ticks = 0;
+    bool done = false;
+    asio::steady_timer ticker{io};
+    std::function<void()> tick = [&] {
+        ticker.expires_after(1ms);
+        ticker.async_wait([&](std::error_code) {
+            ++ticks;
+            if (!done)
+                tick();
+        });
+    };
+    tick();
+
+    std::vector<int> order;
+    int remaining = 50;
+    for (int i = 0; i < 50; ++i) {
+        asio::co_spawn(
+            io,
+            [&, i]() -> asio::awaitable<void> {
+                auto s = co_await factory.async_acquire();
+                order.push_back(i);
+                co_await asio_soci::as_future(s, [&](soci::session& sql) {
+                    sql << "insert into " + table + " (id, name) values (:id, :name)", soci::use(i),
+                        soci::use("x" + std::to_string(i));
+                });
+                const auto seen = ticks;
+                asio::steady_timer wait{io};
+                while (ticks == seen) {
+                    wait.expires_after(1ms);
+                    co_await wait.async_wait(asio::use_awaitable);
+                }
+                if (--remaining == 0)
+                    done = true;
+            },
+            asio::detached);
+    }
+    io.run();
+    REQUIRE(order.size() == 50);
+    for (int i = 0; i < 50; ++i)
+        CHECK(order[i] == i);
+    CHECK(ticks >= 50);
+    CHECK(db.scalar("select count(*) from " + table) == 50);
+}
+
+TEST_CASE("pool: an exhausted pool fails acquisition with pool_timeout", "[db]") {
+    test::database db;
+    auto factory =
+        asio_soci::make_session_factory(db.url(), {.pool_size = 1, .acquire_timeout = 50ms});
+    asio::io_context io;
+    test::run(io, [&]() -> asio::awaitable<void> {
+        auto held = co_await factory.async_acquire();
+        try {
+            co_await factory.async_acquire();
+            FAIL("acquired a second session from a pool of one");
+        } catch (const asio_soci::pool_timeout& e) {
+            CHECK_THAT(e.what(),
+                       Catch::Contains("pool exhausted") && Catch::Contains("within 50 ms"));
+        }
+        // Once the holder lets go, the next acquisition succeeds.
+        held.release();
+        auto next = co_await factory.async_acquire();
+        CHECK(static_cast<bool>(next));
+    }());
+    CHECK(factory.stats().timeouts_total == 1);
+}
+
+TEST_CASE("pool: an uncommitted transaction is rolled back when the session goes back", "[db]") {
+    test::database db;
+    auto table = db.create_table("tx");
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+    asio::io_context io;
+    auto insert = [&](int id) {
+        return [&table, id](soci::session& sql) {
+            sql << "insert into " + table + " (id, name) values (:id, :name)", soci::use(id),
+                soci::use("n" + std::to_string(id));
+        };
+    };
+    test::run(io, [&]() -> asio::awaitable<void> {
+        {
+            asio_soci::request_scope scope{factory};
+            asio_soci::session& s = co_await scope.session();
+            co_await s.async_begin();
+            co_await asio_soci::as_future(s, insert(1));
+        }  // no commit: rolled back on release
+        {
+            asio_soci::request_scope scope{factory};
+            asio_soci::session& s = co_await scope.session();
+            co_await s.async_begin();
+            co_await asio_soci::as_future(s, insert(2));
+            co_await s.async_commit();
+            co_await s.async_commit();  // nothing open: does nothing
+        }
+        asio_soci::request_scope scope{factory};
+        asio_soci::session& s = co_await scope.session();
+        CHECK(co_await count_rows(s, table) == 1);
+    }());
+    CHECK(db.scalar("select count(*) from " + table + " where id = 1") == 0);
+    CHECK(db.scalar("select count(*) from " + table + " where id = 2") == 1);
+}
+
+TEST_CASE("pool: on_connect runs once for every new connection", "[db]") {
+    test::database db;
+    std::atomic<int> connects{0};
+    auto factory = asio_soci::make_session_factory(
+        db.url(), {.pool_size = 3, .on_connect = [&](soci::session&) { ++connects; }});
+    asio::io_context io;
+    test::run(io, [&]() -> asio::awaitable<void> {
+        auto a = co_await factory.async_acquire();
+        auto b = co_await factory.async_acquire();
+        a.release();
+        auto c = co_await factory.async_acquire();  // reuses a's connection
+    }());
+    CHECK(connects == 2);
+    CHECK(factory.stats().connects_total == 2);
+}
+
+TEST_CASE("pool: a failing on_connect fails the acquisition with its own exception", "[db]") {
+    test::database db;
+    auto factory = asio_soci::make_session_factory(
+        db.url(), {.on_connect = [](soci::session&) { throw std::domain_error("no hook"); }});
+    asio::io_context io;
+    CHECK_THROWS_AS(test::run(io, factory.async_acquire()), std::domain_error);
+    auto stats = factory.stats();
+    CHECK(stats.open == 0);
+    CHECK(stats.in_use == 0);
+}
+
+TEST_CASE("pool: an in-memory SQLite database is one database for every session") {
+    auto factory = asio_soci::make_session_factory("sqlite://", {.pool_size = 4});
+    asio::io_context io;
+    test::run(io, [&]() -> asio::awaitable<void> {
+        co_await asio_soci::as_future(factory, [](soci::session& sql) {
+            sql << "create table t (x integer)";
+            sql << "insert into t values (1)";
+        });
+        int n = co_await asio_soci::as_future(factory, [](soci::session& sql) {
+            int count = 0;
+            sql << "select count(*) from t", soci::into(count);
+            return count;
+        });
+        CHECK(n == 1);
+    }());
+}
+
+TEST_CASE("pool: a connection failure names the server and never the password") {
+    // Nothing listens on port 1: the connection is refused at once.
+    auto factory = asio_soci::make_session_factory(
+        "postgresql://app:hunter2secret@127.0.0.1:1/app?connect_timeout=2");
+    asio::io_context io;
+    try {
+        test::run(io, factory.async_acquire());
+        FAIL("connected to a closed port");
+    } catch (const asio_soci::connection_error& e) {
+        std::string message = e.what();
+        CHECK_THAT(message, Catch::Contains("127.0.0.1") && Catch::Contains("app:***@"));
+        CHECK_THAT(message, !Catch::Contains("hunter2secret"));
+    }
+    auto stats = factory.stats();
+    CHECK(stats.connect_failures_total == 1);
+    CHECK(stats.in_use == 0);
+}
+
+TEST_CASE("pool: a connection killed by the server is replaced", "[db]") {
+    test::database db;
+    if (!db.is_postgresql())
+        return;  // SQLite has no server to kill connections
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+    asio::io_context io;
+    auto backend_pid = [](soci::session& sql) {
+        int pid = 0;
+        sql << "select pg_backend_pid()", soci::into(pid);
+        return pid;
+    };
+    auto kill = [&](int pid) {
+        auto admin = db.connect();
+        *admin << "select pg_terminate_backend(" + std::to_string(pid) + ")";
+        int alive = 1;
+        while (alive != 0)  // waits for the event: the backend has exited
+            *admin << "select count(*) from pg_stat_activity where pid = :p", soci::use(pid),
+                soci::into(alive);
+    };
+
+    SECTION("while idle in the pool: the next session gets a fresh one") {
+        int first = test::run(io, asio_soci::as_future(factory, backend_pid));
+        kill(first);
+        int second = test::run(io, asio_soci::as_future(factory, backend_pid));
+        CHECK(second != first);
+        CHECK(factory.stats().discarded_total == 1);
+    }
+    SECTION("while leased: the call fails, and the next session works") {
+        test::run(io, [&]() -> asio::awaitable<void> {
+            int first = 0;
+            {
+                auto s = co_await factory.async_acquire();
+                first = co_await asio_soci::as_future(s, backend_pid);
+                kill(first);
+                CHECK_THROWS_AS(co_await asio_soci::as_future(s, backend_pid), soci::soci_error);
+            }
+            auto s = co_await factory.async_acquire();
+            int second = co_await asio_soci::as_future(s, backend_pid);
+            CHECK(second != first);
+        }());
+        CHECK(factory.stats().discarded_total == 1);
+    }
+}
+
+TEST_CASE("pool: pre_ping and max_lifetime reopen connections before handing them out", "[db]") {
+    test::database db;
+    asio::io_context io;
+    SECTION("max_lifetime") {
+        auto factory = asio_soci::make_session_factory(
+            db.url(), {.pool_size = 1, .max_lifetime = std::chrono::milliseconds{1}});
+        test::run(io, asio_soci::as_future(factory, [](soci::session&) {}));
+        // Waits for the event "the connection is older than max_lifetime".
+        const auto opened = std::chrono::steady_clock::now();
+        while (std::chrono::steady_clock::now() - opened < 2ms) {
+        }
+        test::run(io, asio_soci::as_future(factory, [](soci::session&) {}));
+        CHECK(factory.stats().connects_total == 2);
+    }
+    SECTION("pre_ping") {
+        auto factory =
+            asio_soci::make_session_factory(db.url(), {.pool_size = 1, .pre_ping = true});
+        for (int i = 0; i < 3; ++i)
+            test::run(io, asio_soci::as_future(factory, [](soci::session&) {}));
+        auto stats = factory.stats();
+        CHECK(stats.connects_total == 1);
+        CHECK(stats.acquired_total == 3);
+    }
+}
+
+TEST_CASE("pool: concurrent read-then-write transactions all commit", "[db]") {
+    // On SQLite this needs WAL, a busy timeout and BEGIN IMMEDIATE: a deferred
+    // transaction that reads and then writes fails with "database is locked".
+    test::database db;
+    auto table = db.create_table("writers");
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 4});
+    asio::io_context io;
+    constexpr int writers = 8, rows_each = 50;
+    int failures = 0;
+    for (int w = 0; w < writers; ++w) {
+        asio::co_spawn(
+            io,
+            [&, w]() -> asio::awaitable<void> {
+                for (int i = 0; i < rows_each; ++i) {
+                    auto s = co_await factory.async_acquire();
+                    co_await s.async_begin();
+                    co_await asio_soci::as_future(s, [&](soci::session& sql) {
+                        int next = 0;
+                        sql << "select count(*) from " + table, soci::into(next);
+                        const int id = w * rows_each + i;
+                        sql << "insert into " + table + " (id, name) values (:id, :name)",
+                            soci::use(id),
+                            soci::use(std::to_string(id) + "/" + std::to_string(next));
+                    });
+                    co_await s.async_commit();
+                }
+            },
+            [&](std::exception_ptr e) {
+                if (e)
+                    ++failures;
+            });
+    }
+    io.run();
+    CHECK(failures == 0);
+    CHECK(db.scalar("select count(*) from " + table) == writers * rows_each);
+}

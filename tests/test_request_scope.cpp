@@ -1,0 +1,106 @@
+#include "support.hpp"
+
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <stdexcept>
+
+using namespace std::chrono_literals;
+
+TEST_CASE("request_scope: session() is lazy and returns the same session every time", "[db]") {
+    test::database db;
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 3});
+    asio::io_context io;
+    test::run(io, [&]() -> asio::awaitable<void> {
+        asio_soci::request_scope scope{factory};
+        CHECK(scope.session_count() == 0);
+        CHECK(factory.stats().acquired_total == 0);
+        asio_soci::session& a = co_await scope.session();
+        asio_soci::session& b = co_await scope.session();
+        CHECK(&a == &b);
+        asio_soci::session& other = co_await scope.make_session();
+        CHECK(&other != &a);
+        CHECK(scope.session_count() == 2);
+        CHECK(factory.stats().in_use == 2);
+    }());
+    CHECK(factory.stats().in_use == 0);
+}
+
+TEST_CASE("request_scope: sessions go back after an exception", "[db]") {
+    test::database db;
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+    asio::io_context io;
+    CHECK_THROWS_AS(test::run(io,
+                              [&]() -> asio::awaitable<void> {
+                                  asio_soci::request_scope scope{factory};
+                                  asio_soci::session& s = co_await scope.session();
+                                  co_await asio_soci::as_future(s, [](soci::session& sql) {
+                                      sql << "select * from missing_table";
+                                  });
+                              }()),
+                    soci::soci_error);
+    CHECK(factory.stats().in_use == 0);
+    // The pool of one still hands out its connection.
+    CHECK(test::run(io, factory.async_acquire()));
+}
+
+TEST_CASE("request_scope: sessions go back when the coroutine is cancelled", "[db]") {
+    using namespace asio::experimental::awaitable_operators;
+    test::database db;
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+    asio::io_context io;
+    std::promise<void> release_worker;
+    auto released = release_worker.get_future().share();
+    std::atomic<bool> fn_finished{false};
+
+    auto request = [&]() -> asio::awaitable<void> {
+        asio_soci::request_scope scope{factory};
+        asio_soci::session& s = co_await scope.session();
+        co_await asio_soci::as_future(s, [&](soci::session&) {
+            released.wait();  // a long statement, held until the test says so
+            fn_finished = true;
+        });
+    };
+    auto timeout = [&]() -> asio::awaitable<void> {
+        asio::steady_timer t{io, 10ms};
+        co_await t.async_wait(asio::use_awaitable);
+    };
+    test::run(io, [&]() -> asio::awaitable<void> { co_await (request() || timeout()); }());
+    CHECK_FALSE(fn_finished);  // the request ended while its statement still ran
+
+    // The connection is not handed to anyone before the statement has finished.
+    CHECK(
+        test::next_acquisition_sees(io, factory, fn_finished, [&] { release_worker.set_value(); }));
+    CHECK(factory.stats().in_use == 0);
+}
+
+TEST_CASE("request_scope: named binds give a session per database", "[db]") {
+    test::database users_db;
+    test::database events_db;
+    auto users_table = users_db.create_table("users");
+    auto events_table = events_db.create_table("events");
+    asio_soci::database_binds binds{
+        {"default", asio_soci::make_session_factory(users_db.url())},
+        {"analytics", asio_soci::make_session_factory(events_db.url())}};
+    CHECK_THROWS_AS(binds.add("analytics", asio_soci::make_session_factory(events_db.url())),
+                    std::invalid_argument);
+    asio::io_context io;
+    test::run(io, [&]() -> asio::awaitable<void> {
+        asio_soci::request_scope scope{binds};
+        asio_soci::session& users = co_await scope.session();
+        asio_soci::session& events = co_await scope.session("analytics");
+        CHECK(&users != &events);
+        CHECK(&users == &(co_await scope.session("default")).get());
+        co_await asio_soci::as_future(users, [&](soci::session& sql) {
+            sql << "insert into " + users_table + " (id, name) values (1, 'ann')";
+        });
+        co_await asio_soci::as_future(events, [&](soci::session& sql) {
+            sql << "insert into " + events_table + " (id, name) values (1, 'signup')";
+        });
+        CHECK_THROWS_AS(co_await scope.session("nowhere"), std::out_of_range);
+    }());
+    CHECK(users_db.scalar("select count(*) from " + users_table) == 1);
+    CHECK(events_db.scalar("select count(*) from " + events_table) == 1);
+}
