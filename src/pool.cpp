@@ -155,6 +155,8 @@ void pool::acquire(acquire_waiter& w) {
             core_access::deadline(w) = now + options_.acquire_timeout;
             waiters_.push_back(w);
             arm_timer_locked();
+            logger_->debug("asio_soci: pool exhausted: all {} connections to {} in use, {} waiting",
+                           slots_.size(), url_.to_string(), waiters_.size);
             return;
         }
         auto& stack = idle_open_.empty() ? idle_closed_ : idle_open_;
@@ -178,10 +180,11 @@ void pool::cancel_acquire(acquire_waiter& w) noexcept {
     }
     if (dequeued) {
         w.failed(aborted_error());
+        w.release_waiter();
         return;
     }
-    // Being handed over (e.g. while its connection opens): the slot goes back when the
-    // hand-over finds the waiter gone.
+    // Being handed over (e.g. while its connection opens): the caller resumes now; the
+    // slot goes back, and the waiter is released, when the hand-over finds it gone.
     if (transition(state, waiter_state::assigned, waiter_state::done))
         w.failed(aborted_error());
 }
@@ -227,11 +230,13 @@ void pool::hand_over(connection_slot& slot, acquire_waiter& w) noexcept {
 void pool::deliver(acquire_waiter& w, connection_slot& slot) noexcept {
     if (!transition(core_access::state(w), waiter_state::assigned, waiter_state::done)) {
         give_back(slot);  // cancelled while the connection was being prepared
+        w.release_waiter();
         return;
     }
     acquired_total_.fetch_add(1, std::memory_order_relaxed);
     acquire_wait_.add(clock::now() - core_access::enqueued_at(w));
     w.granted(slot);
+    w.release_waiter();
 }
 
 void pool::prepare(connection_slot& slot, acquire_waiter& w) noexcept {
@@ -261,6 +266,7 @@ void pool::prepare(connection_slot& slot, acquire_waiter& w) noexcept {
     give_back(slot);
     if (transition(core_access::state(w), waiter_state::assigned, waiter_state::done))
         w.failed(error);
+    w.release_waiter();
 }
 
 void pool::open(connection_slot& slot) {
@@ -448,6 +454,7 @@ void pool::on_timer() {
         expired = core_access::next(*w);
         core_access::next(*w) = nullptr;
         w->failed(error);
+        w->release_waiter();
     }
 }
 

@@ -167,3 +167,28 @@ TEST_CASE("cancellation: PostgreSQL statements are cancelled on the server", "[d
         CHECK(one == 1);
     }());
 }
+
+TEST_CASE("cancellation: an acquisition cancelled while its connection opens", "[db]") {
+    test::database db;
+    std::promise<void> opening, unblock;
+    auto blocker = unblock.get_future().share();
+    auto factory = asio_soci::make_session_factory(
+        db.url(), {.pool_size = 1, .on_connect = [&](soci::session&) {
+                       opening.set_value();
+                       blocker.wait();
+                   }});
+    asio::io_context io;
+    asio::cancellation_signal signal;
+    std::exception_ptr error;
+    factory.async_acquire(asio::bind_cancellation_slot(
+        signal.slot(),
+        asio::bind_executor(io, [&](std::exception_ptr e, asio_soci::session) { error = e; })));
+    opening.get_future().wait();  // the connection is being opened on a worker
+    signal.emit(asio::cancellation_type::terminal);
+    io.run();  // the caller resumes while the connect still runs
+    CHECK(is_aborted(error));
+    unblock.set_value();
+    // The connection opened for nobody goes back to the pool and is reused.
+    CHECK(test::run(io, factory.async_acquire()));
+    CHECK(factory.stats().connects_total == 1);
+}

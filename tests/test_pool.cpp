@@ -37,8 +37,10 @@ TEST_CASE("pool: 200 concurrent coroutines over pool_size 4 all finish", "[db]")
                 asio_soci::request_scope scope{factory};
                 asio_soci::session& s = co_await scope.session();
                 co_await asio_soci::as_future(s, [&](soci::session& sql) {
+                    // (SOCI binds by reference: no temporaries in soci::use.)
+                    const std::string name = "row" + std::to_string(i);
                     sql << "insert into " + table + " (id, name) values (:id, :name)", soci::use(i),
-                        soci::use("row" + std::to_string(i));
+                        soci::use(name);
                 });
                 ++finished;
             },
@@ -88,8 +90,9 @@ TEST_CASE("pool: pool_size 1 serves 50 waiters in FIFO order while the loop stay
                 auto s = co_await factory.async_acquire();
                 order.push_back(i);
                 co_await asio_soci::as_future(s, [&](soci::session& sql) {
+                    const std::string name = "x" + std::to_string(i);
                     sql << "insert into " + table + " (id, name) values (:id, :name)", soci::use(i),
-                        soci::use("x" + std::to_string(i));
+                        soci::use(name);
                 });
                 const auto seen = ticks;
                 asio::steady_timer wait{io};
@@ -139,8 +142,9 @@ TEST_CASE("pool: an uncommitted transaction is rolled back when the session goes
     asio::io_context io;
     auto insert = [&](int id) {
         return [&table, id](soci::session& sql) {
+            const std::string name = "n" + std::to_string(id);
             sql << "insert into " + table + " (id, name) values (:id, :name)", soci::use(id),
-                soci::use("n" + std::to_string(id));
+                soci::use(name);
         };
     };
     test::run(io, [&]() -> asio::awaitable<void> {
@@ -317,9 +321,9 @@ TEST_CASE("pool: concurrent read-then-write transactions all commit", "[db]") {
                         int next = 0;
                         sql << "select count(*) from " + table, soci::into(next);
                         const int id = w * rows_each + i;
+                        const std::string name = std::to_string(id) + "/" + std::to_string(next);
                         sql << "insert into " + table + " (id, name) values (:id, :name)",
-                            soci::use(id),
-                            soci::use(std::to_string(id) + "/" + std::to_string(next));
+                            soci::use(id), soci::use(name);
                     });
                     co_await s.async_commit();
                 }

@@ -11,6 +11,7 @@
 #include <asio/async_result.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <atomic>
 #include <memory>
 #include <string_view>
 
@@ -46,6 +47,8 @@ public:
         complete();
     }
 
+    void release_waiter() noexcept override { release(); }
+
 private:
     friend allocation;
 
@@ -60,8 +63,7 @@ private:
     void complete() noexcept {
         // Dropped unrun (its executor destroyed): the lease goes back with the operation.
         holder_.post_completion(
-            this, [](acquire_op* op) { op->finish(); },
-            [](acquire_op* op) { allocation::destroy(op); });
+            this, [](acquire_op* op) { op->finish(); }, [](acquire_op* op) { op->release(); });
     }
 
     void finish() {
@@ -69,8 +71,13 @@ private:
         auto handler = holder_.take();
         auto error = std::move(error_);
         auto leased = std::move(session_);
-        allocation::destroy(this);
+        release();  // free the operation before the upcall, unless the pool still has it
         std::move(handler)(std::move(error), std::move(leased));
+    }
+
+    void release() noexcept {
+        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
+            allocation::destroy(this);
     }
 
     typename allocation::allocator allocator_;
@@ -78,6 +85,7 @@ private:
     std::shared_ptr<pool> pool_;
     asio_soci::session session_;
     std::exception_ptr error_;
+    std::atomic<int> refs_{2};  // the pool's, and the completion's
 };
 
 }  // namespace detail

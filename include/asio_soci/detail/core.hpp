@@ -34,6 +34,10 @@ public:
     /// The connection is the waiter's; it owns the lease from now on.
     virtual void granted(connection_slot& slot) = 0;
     virtual void failed(std::exception_ptr error) = 0;
+    /// The pool no longer refers to the waiter. Called once, after granted() or
+    /// failed() (which may complete the user handler first, e.g. on cancellation while
+    /// the pool still prepares a connection for the waiter).
+    virtual void release_waiter() noexcept = 0;
 
 protected:
     ~acquire_waiter() = default;
@@ -71,14 +75,16 @@ public:
     bool one_shot_ = false;
 
 protected:
+    explicit offload_base(int references = 2) noexcept : refs_(references) {}
     ~offload_base() = default;
 
 private:
     friend struct core_access;
     // pending -> running -> (committing) -> finished, or -> cancelled
     std::atomic<int> state_{0};
-    // One reference for the worker side, one for the completion side.
-    std::atomic<int> refs_{2};
+    // One reference for the worker side, one for the completion side (and one for the
+    // pool's queue in the one-shot form).
+    std::atomic<int> refs_;
     // Set when it starts running, so a cancel request can name it.
     std::atomic<std::uint64_t> id_{0};
 };
@@ -87,10 +93,11 @@ private:
 /// error or cancellation), give the connection back; all of it on the worker side.
 class one_shot_base : public acquire_waiter, public offload_base {
 public:
-    one_shot_base() noexcept { one_shot_ = true; }
+    one_shot_base() noexcept : offload_base(3) { one_shot_ = true; }
 
     void granted(connection_slot& slot) final;
     void failed(std::exception_ptr error) final;
+    void release_waiter() noexcept final { release_ref(); }
 
 protected:
     ~one_shot_base() = default;
