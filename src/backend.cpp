@@ -7,7 +7,10 @@
 #include <soci/sqlite3/soci-sqlite3.h>  // declares sqlite3's API in namespace sqlite_api
 
 #include <poll.h>
+#include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <mutex>
 #include <stdexcept>
 
 namespace asio_soci::detail {
@@ -32,6 +35,25 @@ void sqlite_exec(sqlite3* db, const std::string& sql) {
         sqlite3_free(message);
         throw soci::soci_error(text + " while executing \"" + sql + "\"");
     }
+}
+
+// The journal mode is a property of the database file. Switching it needs the file to
+// itself, and several new connections switching at once fail with "database is locked"
+// (no busy wait for that lock), so switches are serialised and skipped when not needed.
+void set_journal_mode(sqlite3* db, const std::string& mode) {
+    static std::mutex switching;
+    std::lock_guard lock{switching};
+    std::string current;
+    auto read_mode = [](void* out, int, char** values, char**) {
+        if (values[0])
+            *static_cast<std::string*>(out) = values[0];
+        return 0;
+    };
+    if (sqlite3_exec(db, "PRAGMA journal_mode", read_mode, &current, nullptr) == SQLITE_OK &&
+        std::equal(current.begin(), current.end(), mode.begin(), mode.end(),
+                   [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+        return;
+    sqlite_exec(db, "PRAGMA journal_mode = " + mode);
 }
 
 transaction_state from_sqlite(sqlite3* db) {
@@ -114,7 +136,7 @@ void native_connection::open(soci::session& sql, const connect_settings& setting
             handle_ = db;
             sqlite3_busy_timeout(db, settings.sqlite_busy_timeout_ms);
             if (!settings.sqlite_journal_mode.empty())
-                sqlite_exec(db, "PRAGMA journal_mode = " + settings.sqlite_journal_mode);
+                set_journal_mode(db, settings.sqlite_journal_mode);
             break;
         }
         case backend::mysql:

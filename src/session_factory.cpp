@@ -2,19 +2,44 @@
 
 #include <asio_soci/session_factory.hpp>
 
+#include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 namespace asio_soci {
 
 namespace {
 
-// The last reference may drop on one of the pool's own workers (a handler without an
-// associated executor runs there); a pool cannot join the thread it runs on, so that
-// destruction moves to a thread of its own.
+// The last reference may still drop on one of the pool's own workers (a handler with no
+// associated executor completes there). A pool cannot join the thread it runs on, so it
+// is destroyed on a thread of its own, which is joined at the latest at exit.
+class pool_reaper {
+public:
+    static pool_reaper& instance() {
+        static pool_reaper reaper;
+        return reaper;
+    }
+
+    void destroy_later(detail::pool* p) {
+        std::lock_guard lock{mutex_};
+        threads_.emplace_back([p] { delete p; });
+    }
+
+    ~pool_reaper() {
+        std::lock_guard lock{mutex_};
+        for (auto& t : threads_)
+            t.join();
+    }
+
+private:
+    std::mutex mutex_;
+    std::vector<std::thread> threads_;
+};
+
 void destroy_pool(detail::pool* p) noexcept {
     if (p->executor().running_in_this_thread())
-        std::thread([p] { delete p; }).detach();
+        pool_reaper::instance().destroy_later(p);
     else
         delete p;
 }
@@ -22,6 +47,7 @@ void destroy_pool(detail::pool* p) noexcept {
 }  // namespace
 
 session_factory make_session_factory(const database_url& url, pool_options options) {
+    pool_reaper::instance();  // constructed before the pool's logger use: outlives it at exit
     return session_factory{
         std::shared_ptr<detail::pool>(new detail::pool(url, std::move(options)), destroy_pool)};
 }

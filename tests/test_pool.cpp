@@ -4,10 +4,14 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_future.hpp>
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <catch2/catch.hpp>
 
 #include <atomic>
 #include <chrono>
+#include <sstream>
+#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -336,4 +340,49 @@ TEST_CASE("pool: concurrent read-then-write transactions all commit", "[db]") {
     io.run();
     CHECK(failures == 0);
     CHECK(db.scalar("select count(*) from " + table) == writers * rows_each);
+}
+
+TEST_CASE("pool: slow calls are logged with their SQL", "[db]") {
+    test::database db;
+    auto output = std::make_shared<std::ostringstream>();
+    auto logger = std::make_shared<spdlog::logger>(
+        "slow", std::make_shared<spdlog::sinks::ostream_sink_mt>(*output));
+    auto factory = asio_soci::make_session_factory(
+        db.url(), {.logger = logger, .slow_call_threshold = std::chrono::milliseconds{5}});
+    asio::io_context io;
+    test::run(io, asio_soci::as_future(factory, [](soci::session& sql) {
+                  int n = 0;
+                  sql << "select 7", soci::into(n);
+                  std::this_thread::sleep_for(10ms);  // the slow call under test
+              }));
+    test::run(io, asio_soci::as_future(factory, [](soci::session& sql) { sql << "select 8"; }));
+    logger->flush();
+    const auto text = output->str();
+    CHECK_THAT(text, Catch::Contains("slow call") && Catch::Contains("select 7"));
+    CHECK_THAT(text, !Catch::Contains("select 8"));
+}
+
+TEST_CASE("pool: many connections opening a new database at once all succeed", "[db]") {
+    // SQLite: each new connection switches the new file to WAL, which needs the file to
+    // itself; concurrent switches must not fail with "database is locked".
+    for (int round = 0; round < 5; ++round) {
+        test::database db;
+        auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 8});
+        asio::io_context io;
+        int opened = 0;
+        std::vector<asio_soci::session> held;
+        for (int i = 0; i < 8; ++i) {
+            asio::co_spawn(io, factory.async_acquire(),
+                           [&](std::exception_ptr e, asio_soci::session s) {
+                               CHECK_FALSE(e);
+                               opened += static_cast<bool>(s);
+                               // Held until all are open, so eight connections are opened.
+                               if (opened < 8)
+                                   held.push_back(std::move(s));
+                           });
+        }
+        io.run();
+        CHECK(opened == 8);
+        held.clear();
+    }
 }

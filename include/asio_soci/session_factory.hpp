@@ -68,6 +68,8 @@ private:
 
     void finish() {
         holder_.cancellation_slot().clear();
+        // Dropped here, on the caller's thread, after the upcall (see function_op).
+        [[maybe_unused]] auto pool_reference = std::move(pool_);
         auto handler = holder_.take();
         auto error = std::move(error_);
         auto leased = std::move(session_);

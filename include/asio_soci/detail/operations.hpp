@@ -210,6 +210,9 @@ private:
 
     void finish(bool aborted) {
         holder_.cancellation_slot().clear();
+        // The caller's thread, not a worker, drops the pool reference (a pool cannot
+        // join its workers from one of them): after the upcall, as the last thing.
+        [[maybe_unused]] auto pool_reference = take_pool_reference();
         auto handler = holder_.take();
         auto error = aborted ? operation_aborted() : std::move(this->error_);
         if constexpr (std::is_void_v<result>) {
@@ -220,6 +223,13 @@ private:
             this->release_ref();
             std::move(handler)(error, std::move(value));
         }
+    }
+
+    auto take_pool_reference() noexcept {
+        if constexpr (one_shot)
+            return std::move(target_);
+        else
+            return nullptr;
     }
 
     typename allocation::allocator allocator_;
