@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <utility>
 
 namespace asio_soci::detail {
 
@@ -125,7 +126,7 @@ pool::pool(database_url url, pool_options options)
     idle_closed_.reserve(size);
     idle_open_.reserve(size);
     for (std::size_t i = 0; i < size; ++i)
-        slots_.push_back(std::make_unique<connection_slot>(*this, workers_.get_executor()));
+        slots_.push_back(std::make_unique<connection_slot>(*this));
     // Reversed, so that slot 0 is handed out first: easier to read in logs.
     for (auto it = slots_.rbegin(); it != slots_.rend(); ++it)
         idle_closed_.push_back(it->get());
@@ -136,10 +137,10 @@ pool::~pool() {
         std::lock_guard lock{mutex_};
         timer_.cancel();
     }
-    // Close every connection on its own strand, after whatever is still queued there
+    // Close every connection through its own queue, after whatever is still queued there
     // (an abandoned call, a rollback), then wait for the workers to drain.
     for (auto& slot : slots_)
-        asio::post(slot->strand, [this, s = slot.get()] { close(*s, nullptr); });
+        enqueue(*slot, {slot_job::kind::close, nullptr});
     workers_.join();
     service_.join();
 }
@@ -222,7 +223,7 @@ bool pool::needs_preparation(connection_slot& slot, clock::time_point now) noexc
 
 void pool::hand_over(connection_slot& slot, acquire_waiter& w) noexcept {
     if (needs_preparation(slot, clock::now()))
-        asio::post(slot.strand, [this, &slot, &w] { prepare(slot, w); });
+        enqueue(slot, {slot_job::kind::prepare, &w});
     else
         deliver(w, slot);
 }
@@ -319,7 +320,7 @@ void pool::release(connection_slot& slot) noexcept {
         return;
     }
     // Work for the old owner may still run there: the reset queues behind it.
-    asio::post(slot.strand, [this, &slot] { reset(slot); });
+    enqueue(slot, {slot_job::kind::reset, nullptr});
 }
 
 void pool::reset(connection_slot& slot) noexcept {
@@ -347,7 +348,48 @@ void pool::reset(connection_slot& slot) noexcept {
 
 void pool::submit(connection_slot& slot, offload_base& op) {
     slot.pending_ops.fetch_add(1, std::memory_order_relaxed);
-    asio::post(slot.strand, [this, &slot, &op] { run(slot, op); });
+    enqueue(slot, {slot_job::kind::run, &op});
+}
+
+void pool::enqueue(connection_slot& slot, slot_job job) {
+    bool start;
+    {
+        std::lock_guard lock{slot.queue_mutex};
+        slot.queue.push_back(job);
+        start = !std::exchange(slot.draining, true);
+    }
+    if (start)
+        asio::post(workers_, [this, &slot] { drain(slot); });
+}
+
+void pool::drain(connection_slot& slot) noexcept {
+    for (;;) {
+        slot_job job;
+        {
+            std::lock_guard lock{slot.queue_mutex};
+            if (slot.queue_head == slot.queue.size()) {
+                slot.queue.clear();  // keeps its capacity: no allocation next time
+                slot.queue_head = 0;
+                slot.draining = false;
+                return;
+            }
+            job = slot.queue[slot.queue_head++];
+        }
+        switch (job.what) {
+            case slot_job::kind::run:
+                run(slot, *static_cast<offload_base*>(job.subject));
+                break;
+            case slot_job::kind::prepare:
+                prepare(slot, *static_cast<acquire_waiter*>(job.subject));
+                break;
+            case slot_job::kind::reset:
+                reset(slot);
+                break;
+            case slot_job::kind::close:
+                close(slot, nullptr);
+                break;
+        }
+    }
 }
 
 void pool::run(connection_slot& slot, offload_base& op) noexcept {
@@ -355,7 +397,7 @@ void pool::run(connection_slot& slot, offload_base& op) noexcept {
     auto& state = core_access::state(op);
     const bool one_shot = op.one_shot_;
     bool completes = false;
-    const auto id = next_operation_id_.fetch_add(1, std::memory_order_relaxed);
+    const auto id = ++slot.operations_started;
     core_access::id(op).store(id, std::memory_order_relaxed);
     slot.native.begin_operation(id);
     if (transition(state, pending, running)) {

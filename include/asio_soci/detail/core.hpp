@@ -3,7 +3,6 @@
 // type; everything else (queues, strands, timers, the database) lives in src/.
 #pragma once
 
-#include <asio/strand.hpp>
 #include <asio/thread_pool.hpp>
 
 #include <atomic>
