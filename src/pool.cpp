@@ -266,7 +266,7 @@ void pool::prepare(connection_slot& slot, acquire_waiter& w) noexcept {
     }
     give_back(slot);
     if (transition(core_access::state(w), waiter_state::assigned, waiter_state::done))
-        w.failed(error);
+        w.failed(std::move(error));  // the worker keeps no reference to the exception
     w.release_waiter();
 }
 
@@ -490,12 +490,13 @@ void pool::on_timer() {
     timeouts_total_.fetch_add(expired_count, std::memory_order_relaxed);
     logger_->warn("asio_soci: pool exhausted: {} acquisition(s) timed out after {} ms on {}",
                   expired_count, options_.acquire_timeout.count(), url_.to_string());
-    auto error = make_timeout_error(still_waiting);
     while (expired) {
         auto* w = expired;
         expired = core_access::next(*w);
         core_access::next(*w) = nullptr;
-        w->failed(error);
+        // An exception of its own for each waiter: callers on different threads must not
+        // share (and release) one exception object.
+        w->failed(make_timeout_error(still_waiting));
         w->release_waiter();
     }
 }

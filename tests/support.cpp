@@ -1,5 +1,9 @@
 #include "support.hpp"
 
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
@@ -84,6 +88,14 @@ long long database::scalar(const std::string& query) {
 
 void database::execute(const std::string& statement) {
     *connect() << statement;
+}
+
+asio::awaitable<void> wait_until(const std::atomic<bool>& flag) {
+    asio::steady_timer timer{co_await asio::this_coro::executor};
+    while (!flag) {
+        timer.expires_after(std::chrono::milliseconds{1});
+        co_await timer.async_wait(asio::use_awaitable);
+    }
 }
 
 bool next_acquisition_sees(asio::io_context& io, const asio_soci::session_factory& factory,

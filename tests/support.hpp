@@ -57,6 +57,11 @@ T run(asio::io_context& io, asio::awaitable<T> aw) {
     return result.get();
 }
 
+/// Completes once `flag` is set (by another thread), checking every millisecond: a
+/// way to wait for an event in a race such as `co_await (call() || wait_until(f))`,
+/// which then cancels `call()` at a known point rather than after a guessed delay.
+asio::awaitable<void> wait_until(const std::atomic<bool>& flag);
+
 /// Starts an acquisition from `factory`, lets it queue, calls `unblock`, and returns
 /// whether `flag` was already set when the acquisition succeeded: proves that a
 /// connection is not handed on before the work that `unblock` releases has finished.

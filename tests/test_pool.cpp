@@ -348,12 +348,12 @@ TEST_CASE("pool: slow calls are logged with their SQL", "[db]") {
     auto logger = std::make_shared<spdlog::logger>(
         "slow", std::make_shared<spdlog::sinks::ostream_sink_mt>(*output));
     auto factory = asio_soci::make_session_factory(
-        db.url(), {.logger = logger, .slow_call_threshold = std::chrono::milliseconds{5}});
+        db.url(), {.logger = logger, .slow_call_threshold = std::chrono::milliseconds{100}});
     asio::io_context io;
     test::run(io, asio_soci::as_future(factory, [](soci::session& sql) {
                   int n = 0;
                   sql << "select 7", soci::into(n);
-                  std::this_thread::sleep_for(10ms);  // the slow call under test
+                  std::this_thread::sleep_for(200ms);  // the slow call under test
               }));
     test::run(io, asio_soci::as_future(factory, [](soci::session& sql) { sql << "select 8"; }));
     logger->flush();
