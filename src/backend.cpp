@@ -30,10 +30,11 @@ int parse_busy_timeout(const std::string& text) {
 
 void sqlite_exec(sqlite3* db, const std::string& sql) {
     char* message = nullptr;
-    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+    if (const int result = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
+        result != SQLITE_OK) {
         std::string text = message ? message : sqlite3_errmsg(db);
         sqlite3_free(message);
-        throw soci::soci_error(text + " while executing \"" + sql + "\"");
+        throw soci::sqlite3_soci_error(text + " while executing \"" + sql + "\"", result);
     }
 }
 
@@ -204,6 +205,19 @@ void native_connection::cancel(std::uint64_t id) noexcept {
         return;
     char message[256];
     PQcancel(static_cast<PGcancel*>(pg_cancel_), message, sizeof message);
+}
+
+bool is_transient(const std::exception_ptr& error) noexcept {
+    try {
+        std::rethrow_exception(error);
+    } catch (const soci::postgresql_soci_error& e) {
+        const auto state = e.sqlstate();
+        return state == "40001" || state == "40P01";  // serialization failure, deadlock
+    } catch (const soci::sqlite3_soci_error& e) {
+        return e.result() == SQLITE_BUSY || e.result() == SQLITE_LOCKED;
+    } catch (...) {
+    }
+    return false;
 }
 
 void begin(soci::session& sql) {

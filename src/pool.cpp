@@ -9,9 +9,12 @@
 #include <soci/soci-backend.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 namespace asio_soci::detail {
@@ -403,21 +406,10 @@ void pool::run(connection_slot& slot, offload_base& op) noexcept {
     if (transition(state, pending, running)) {
         const auto start = clock::now();
         soci::session& sql = *slot.sql;
-        try {
-            if (one_shot)
-                begin(sql);
+        if (one_shot)
+            run_unit_of_work(sql, static_cast<one_shot_base&>(op));
+        else
             op.execute(sql);
-            if (one_shot && !op.error_ && transition(state, running, committing))
-                sql.commit();
-        } catch (...) {
-            op.error_ = std::current_exception();
-        }
-        if (one_shot && state.load(std::memory_order_acquire) != committing) {
-            try {  // fn failed or the caller went away: undo what fn did
-                rollback_if_open(sql);
-            } catch (...) {
-            }
-        }
         const auto elapsed = clock::now() - start;
         call_duration_.add(elapsed);
         const auto threshold = options_.slow_call_threshold;
@@ -436,6 +428,45 @@ void pool::run(connection_slot& slot, offload_base& op) noexcept {
     if (completes)
         op.complete(false);
     op.release_ref();
+}
+
+void pool::run_unit_of_work(soci::session& sql, one_shot_base& op) noexcept {
+    using namespace offload_state;
+    auto& state = core_access::state(static_cast<offload_base&>(op));
+    auto backoff = op.retry_.initial_backoff;
+    for (unsigned attempt = 1;; ++attempt) {
+        op.error_ = nullptr;
+        try {
+            begin(sql);
+            op.execute(sql);
+            if (!op.error_ && transition(state, running, committing))
+                sql.commit();
+        } catch (...) {
+            op.error_ = std::current_exception();
+        }
+        const bool commit_started = state.load(std::memory_order_acquire) == committing;
+        if (op.error_ || !commit_started) {
+            try {  // fn or the commit failed, or the caller went away: undo what fn did
+                rollback_if_open(sql);
+            } catch (...) {
+            }
+        }
+        if (!op.error_ || attempt >= op.retry_.max_attempts || !is_transient(op.error_))
+            return;
+        // The server refused the attempt as a whole (a commit it reports as failed was
+        // not applied): go again, unless the caller has gone meanwhile.
+        if (commit_started)
+            transition(state, committing, running);
+        if (state.load(std::memory_order_acquire) != running)
+            return;
+        retries_total_.fetch_add(1, std::memory_order_relaxed);
+        thread_local std::minstd_rand jitter{std::random_device{}()};
+        const auto wait = backoff / 2 + backoff / 2 * (jitter() % 1000) / 1000;
+        std::this_thread::sleep_for(wait);
+        backoff = std::min(backoff * 2, op.retry_.max_backoff);
+        logger_->debug("asio_soci: retrying a unit of work on {} (attempt {})", url_.to_string(),
+                       attempt + 1);
+    }
 }
 
 void pool::cancel_offload(connection_slot& slot, offload_base& op) noexcept {
@@ -524,6 +555,7 @@ pool_stats pool::stats() const {
     s.connects_total = connects_total_.load(std::memory_order_relaxed);
     s.connect_failures_total = connect_failures_total_.load(std::memory_order_relaxed);
     s.discarded_total = discarded_total_.load(std::memory_order_relaxed);
+    s.retries_total = retries_total_.load(std::memory_order_relaxed);
     s.acquire_wait = acquire_wait_.snapshot();
     s.call_duration = call_duration_.snapshot();
     return s;

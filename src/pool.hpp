@@ -106,6 +106,7 @@ private:
     // The jobs:
     void prepare(connection_slot& slot, acquire_waiter& w) noexcept;
     void run(connection_slot& slot, offload_base& op) noexcept;
+    void run_unit_of_work(soci::session& sql, one_shot_base& op) noexcept;
     void reset(connection_slot& slot) noexcept;
     void open(connection_slot& slot);
     void close(connection_slot& slot, const char* why) noexcept;
@@ -139,6 +140,7 @@ private:
     std::atomic<std::uint64_t> connects_total_{0};
     std::atomic<std::uint64_t> connect_failures_total_{0};
     std::atomic<std::uint64_t> discarded_total_{0};
+    std::atomic<std::uint64_t> retries_total_{0};
     duration_counter acquire_wait_;
     duration_counter call_duration_;
 };

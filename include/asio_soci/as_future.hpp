@@ -5,12 +5,14 @@
 #include <asio_soci/detail/core.hpp>
 #include <asio_soci/detail/operations.hpp>
 #include <asio_soci/errors.hpp>
+#include <asio_soci/retry_policy.hpp>
 #include <asio_soci/session.hpp>
 #include <asio_soci/session_factory.hpp>
 
 #include <asio/async_result.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 
@@ -54,7 +56,8 @@ auto as_future(session& s, Fn&& fn, CompletionToken&& token = {}) {
 /// The one-shot form (the seed's `with make_session() as session:` block, with all
 /// database work on the workers): acquires a connection, begins a transaction, runs
 /// `fn(soci::session&)`, commits on success or rolls back on exception, and gives the
-/// connection back.
+/// connection back. With a retry_policy, a transient failure reruns the whole unit of
+/// work (see retry_policy); without one, nothing is retried.
 ///
 /// Completion signature, executor: as for as_future(session&, ...). Errors also
 /// include those of session_factory::async_acquire().
@@ -64,22 +67,33 @@ auto as_future(session& s, Fn&& fn, CompletionToken&& token = {}) {
 /// commit has started, cancellation is ignored and the real outcome is delivered, so
 /// "aborted" always means "nothing was committed".
 template <class Fn, class CompletionToken = asio::use_awaitable_t<>>
-auto as_future(const session_factory& factory, Fn&& fn, CompletionToken&& token = {}) {
+auto as_future(const session_factory& factory, Fn&& fn, const retry_policy& retry,
+               CompletionToken&& token = {}) {
     using traits = detail::offload_traits<Fn>;
     detail::check_offload_function<Fn>();
     if constexpr (traits::invocable) {
+        if (retry.max_attempts == 0)
+            throw std::invalid_argument("retry_policy.max_attempts must be at least 1");
         return asio::async_initiate<CompletionToken, typename traits::signature>(
             [](auto handler, std::shared_ptr<detail::pool> owner,
-               typename traits::function function) {
+               typename traits::function function, retry_policy retry) {
                 using op = detail::function_op<detail::one_shot_base, decltype(handler),
                                                typename traits::function, detail::worker_executor>;
                 auto& target = *owner;
                 auto* started = op::create(std::move(handler), std::move(function),
-                                           detail::executor_of(target), std::move(owner));
+                                           detail::executor_of(target), std::move(owner), retry);
                 detail::acquire(target, *started);
             },
-            token, factory.checked_pool(), typename traits::function(std::forward<Fn>(fn)));
+            token, factory.checked_pool(), typename traits::function(std::forward<Fn>(fn)), retry);
     }
+}
+
+/// The one-shot form without retries.
+template <class Fn, class CompletionToken = asio::use_awaitable_t<>>
+requires(!std::is_same_v<std::decay_t<CompletionToken>, retry_policy>) auto as_future(
+    const session_factory& factory, Fn&& fn, CompletionToken&& token = {}) {
+    return as_future(factory, std::forward<Fn>(fn), retry_policy{.max_attempts = 1},
+                     std::forward<CompletionToken>(token));
 }
 
 template <class CompletionToken>

@@ -7,6 +7,7 @@
 #include <asio_soci/errors.hpp>
 #include <asio_soci/pool_options.hpp>
 #include <asio_soci/request_scope.hpp>
+#include <asio_soci/retry_policy.hpp>
 #include <asio_soci/session.hpp>
 #include <asio_soci/session_factory.hpp>
 #include <asio_soci/stats.hpp>

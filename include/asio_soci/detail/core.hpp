@@ -3,6 +3,8 @@
 // type; everything else (queues, strands, timers, the database) lives in src/.
 #pragma once
 
+#include <asio_soci/retry_policy.hpp>
+
 #include <asio/thread_pool.hpp>
 
 #include <atomic>
@@ -92,7 +94,11 @@ private:
 /// error or cancellation), give the connection back; all of it on the worker side.
 class one_shot_base : public acquire_waiter, public offload_base {
 public:
-    one_shot_base() noexcept : offload_base(3) { one_shot_ = true; }
+    explicit one_shot_base(const retry_policy& retry) noexcept : offload_base(3), retry_(retry) {
+        one_shot_ = true;
+    }
+
+    const retry_policy retry_;
 
     void granted(connection_slot& slot) final;
     void failed(std::exception_ptr error) final;
@@ -121,5 +127,7 @@ void begin(soci::session& sql);
 void commit_if_open(soci::session& sql);
 /// Rolls back when a transaction is open; otherwise does nothing (no round trip).
 void rollback_if_open(soci::session& sql);
+/// True for errors a retry_policy retries: serialization failures, deadlocks, busy.
+bool is_transient(const std::exception_ptr& error) noexcept;
 
 }  // namespace asio_soci::detail

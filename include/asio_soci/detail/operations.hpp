@@ -156,18 +156,21 @@ class function_op final : public Base {
     using target_type = std::conditional_t<one_shot, std::shared_ptr<pool>, connection_slot*>;
 
 public:
+    template <class... BaseArgs>
     function_op(typename allocation::allocator alloc, Handler&& handler, Fn&& fn,
-                const Fallback& fallback, target_type target)
-        : allocator_(alloc),
+                const Fallback& fallback, target_type target, BaseArgs&&... base_args)
+        : Base(std::forward<BaseArgs>(base_args)...),
+          allocator_(alloc),
           holder_(std::move(handler), fallback),
           fn_(std::forward<Fn>(fn)),
           target_(std::move(target)) {}
 
     /// Allocates the operation and connects it to the handler's cancellation slot.
+    template <class... BaseArgs>
     static function_op* create(Handler&& handler, Fn&& fn, const Fallback& fallback,
-                               target_type target) {
+                               target_type target, BaseArgs&&... base_args) {
         auto* op = allocation::create(handler, std::move(handler), std::forward<Fn>(fn), fallback,
-                                      std::move(target));
+                                      std::move(target), std::forward<BaseArgs>(base_args)...);
         auto slot = op->holder_.cancellation_slot();
         if (slot.is_connected())
             slot.template emplace<canceller>(op);
