@@ -32,6 +32,16 @@ install(EXPORT asio_sociTargets
     FILE asio_sociTargets.cmake
     DESTINATION "${ASIO_SOCI_INSTALL_CMAKEDIR}")
 
+# The optional RESTinio component has an export set of its own, which the package config
+# loads only when the consumer finds RESTinio too.
+if(TARGET asio_soci_restinio)
+    install(TARGETS asio_soci_restinio EXPORT asio_soci_restinioTargets)
+    install(EXPORT asio_soci_restinioTargets
+        NAMESPACE asio_soci::
+        FILE asio_soci_restinioTargets.cmake
+        DESTINATION "${ASIO_SOCI_INSTALL_CMAKEDIR}")
+endif()
+
 configure_package_config_file(
     "${CMAKE_CURRENT_LIST_DIR}/asio_sociConfig.cmake.in"
     "${PROJECT_BINARY_DIR}/asio_sociConfig.cmake"
@@ -46,4 +56,5 @@ install(FILES
     "${PROJECT_BINARY_DIR}/asio_sociConfigVersion.cmake"
     "${CMAKE_CURRENT_LIST_DIR}/FindAsio.cmake"
     "${CMAKE_CURRENT_LIST_DIR}/FindSOCI.cmake"
+    "${CMAKE_CURRENT_LIST_DIR}/asio_soci_embed_migrations.cmake"
     DESTINATION "${ASIO_SOCI_INSTALL_CMAKEDIR}")

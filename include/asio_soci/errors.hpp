@@ -42,4 +42,12 @@ public:
     using error::error;
 };
 
+/// Migrations cannot be loaded or applied: a bad file name, a gap in the numbering, an
+/// applied migration that changed or is missing, or a failing migration (the message
+/// names the file, the line and the statement; that migration was rolled back).
+class migration_error : public error {
+public:
+    using error::error;
+};
+
 }  // namespace asio_soci

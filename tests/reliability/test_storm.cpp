@@ -40,6 +40,15 @@ TEST_CASE("storm: 10,000 calls cancelled at random points lose and half-write no
                     std::lock_guard lock{running_mutex};
                     overlaps += !running.insert(&sql).second;
                 }
+                struct leave {  // also when the statement throws (e.g. cancelled)
+                    std::mutex& m;
+                    std::set<soci::session*>& s;
+                    soci::session* key;
+                    ~leave() {
+                        std::lock_guard lock{m};
+                        s.erase(key);
+                    }
+                } leaving{running_mutex, running, &sql};
                 const std::string name = "row" + std::to_string(id);
                 sql << "insert into " + table + " (id, name) values (:id, :name)", soci::use(id),
                     soci::use(name);
@@ -47,8 +56,6 @@ TEST_CASE("storm: 10,000 calls cancelled at random points lose and half-write no
                 const auto until = std::chrono::steady_clock::now() + spin;
                 while (std::chrono::steady_clock::now() < until) {
                 }
-                std::lock_guard lock{running_mutex};
-                running.erase(&sql);
             };
             // A timeout from 0 (cancelled at once, or while queued for a connection) to
             // several calls' length (cancelled while running, or too late).

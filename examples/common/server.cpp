@@ -1,0 +1,105 @@
+#include "server.hpp"
+
+#include <asio/post.hpp>
+#include <asio/signal_set.hpp>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <stdexcept>
+
+namespace example {
+
+void add_server_options(CLI::App& app, server_options& options, std::string default_url) {
+    options.database_url = std::move(default_url);
+    app.add_option("--database-url", options.database_url,
+                   "Database URL (sqlite:///file.db, postgresql://user@host/db)")
+        ->capture_default_str();
+    app.add_option("--address", options.address, "Address to listen on")->capture_default_str();
+    app.add_option("--port", options.port, "Port to listen on (0: any free port)")
+        ->capture_default_str();
+    app.add_option("--pool-size", options.pool_size, "Database connections at most")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
+    app.add_option("--acquire-timeout-ms", options.acquire_timeout_ms,
+                   "How long a request waits for a free connection before a 503")
+        ->check(CLI::Range(1L, 3600L * 1000))
+        ->capture_default_str();
+}
+
+asio_soci::pool_options pool_options(const server_options& options) {
+    return {.pool_size = options.pool_size,
+            .acquire_timeout = std::chrono::milliseconds{options.acquire_timeout_ms}};
+}
+
+std::string sqlite_url_next_to_executable(std::string_view file_name) {
+    auto executable = std::filesystem::read_symlink("/proc/self/exe");
+    return "sqlite:///" + (executable.parent_path() / file_name).string();
+}
+
+std::string checked_identifier(std::string name) {
+    auto plain = [](char c, bool first) {
+        return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+               (!first && c >= '0' && c <= '9');
+    };
+    bool ok = !name.empty() && name.size() <= 63;
+    for (std::size_t i = 0; ok && i < name.size(); ++i)
+        ok = plain(name[i], i == 0);
+    if (!ok)
+        throw std::invalid_argument("not a plain SQL identifier: '" + name + "'");
+    return name;
+}
+
+void log_to_stderr() {
+    spdlog::set_default_logger(spdlog::stderr_color_mt("server"));
+}
+
+void announce_listening(std::string_view scheme, const asio::ip::tcp::endpoint& endpoint) {
+    std::cout << "listening on " << scheme << "://" << endpoint.address().to_string() << ':'
+              << endpoint.port() << std::endl;
+    spdlog::info("listening on {}://{}:{}", scheme, endpoint.address().to_string(),
+                 endpoint.port());
+}
+
+void in_flight::finish() {
+    if (--count_ == 0) {
+        auto ready = std::move(idle_callbacks_);
+        idle_callbacks_.clear();
+        for (auto& fn : ready)
+            fn();
+    }
+}
+
+void in_flight::on_idle(std::function<void()> fn) {
+    if (count_ == 0)
+        fn();
+    else
+        idle_callbacks_.push_back(std::move(fn));
+}
+
+void stop_on_signal(asio::io_context& io, in_flight& requests,
+                    std::function<void()> stop_accepting) {
+    auto signals = std::make_shared<asio::signal_set>(io, SIGINT, SIGTERM);
+    signals->async_wait([&io, &requests, signals, stop_accepting = std::move(stop_accepting)](
+                            const std::error_code& error, int signal) {
+        if (error)
+            return;
+        spdlog::info("signal {}: stopping, {} request(s) in flight", signal, requests.count());
+        stop_accepting();
+        requests.on_idle([&io] {
+            // Posted, so that the last responses, already queued for writing on the
+            // io_context, go out before it stops.
+            asio::post(io, [&io] {
+                spdlog::info("stopped");
+                io.stop();
+            });
+        });
+    });
+}
+
+}  // namespace example

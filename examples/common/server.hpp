@@ -1,0 +1,70 @@
+// What every example server shares: command-line options, logging, the "listening on"
+// line, and a clean stop on SIGINT/SIGTERM. Framework-neutral (no RESTinio here).
+#pragma once
+
+#include <asio_soci/asio_soci.hpp>
+
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace example {
+
+/// The options every example server takes.
+struct server_options {
+    std::string database_url;
+    std::string address = "127.0.0.1";
+    unsigned short port = 8888;
+    std::size_t pool_size = 5;
+    long acquire_timeout_ms = 30000;
+};
+
+/// Adds --database-url (defaulting to `default_url`), --address, --port, --pool-size
+/// and --acquire-timeout-ms to `app`.
+void add_server_options(CLI::App& app, server_options& options, std::string default_url);
+
+/// The pool options the command line asked for.
+asio_soci::pool_options pool_options(const server_options& options);
+
+/// `sqlite:///<directory of the running executable>/<file_name>`.
+std::string sqlite_url_next_to_executable(std::string_view file_name);
+
+/// Throws std::invalid_argument unless `name` is a plain SQL identifier (table names
+/// cannot be bound parameters, so they are checked before they reach SQL text).
+std::string checked_identifier(std::string name);
+
+/// Sends spdlog's default logger to stderr, so that stdout carries only the
+/// "listening on" line that tests (and scripts) read.
+void log_to_stderr();
+
+/// Prints "listening on SCHEME://ADDR:PORT" to stdout, flushed, and logs it.
+void announce_listening(std::string_view scheme, const asio::ip::tcp::endpoint& endpoint);
+
+/// Counts the requests in flight on a server's io_context, so that a stop lets them
+/// finish. Used from the io_context's thread only.
+class in_flight {
+public:
+    void start() { ++count_; }
+    void finish();
+    std::size_t count() const { return count_; }
+    /// Calls `fn` once nothing is in flight (at once when nothing is).
+    void on_idle(std::function<void()> fn);
+
+private:
+    std::size_t count_ = 0;
+    std::vector<std::function<void()>> idle_callbacks_;
+};
+
+/// On SIGINT or SIGTERM: calls `stop_accepting`, lets the requests in flight finish
+/// (their sessions go back to the pool), then stops `io`, whose run() then returns.
+void stop_on_signal(asio::io_context& io, in_flight& requests,
+                    std::function<void()> stop_accepting);
+
+}  // namespace example

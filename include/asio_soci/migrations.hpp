@@ -1,0 +1,226 @@
+// Migrations: versioned schema changes, applied from a directory of SQL files or from
+// files embedded in the binary (see docs/migrations.md).
+#pragma once
+
+#include <asio_soci/database_url.hpp>
+#include <asio_soci/session_factory.hpp>
+
+#include <asio/awaitable.hpp>
+
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace asio_soci {
+
+/// The revision before the first migration: an empty schema.
+inline constexpr std::string_view base_revision = "base";
+/// The last migration of a set.
+inline constexpr std::string_view head_revision = "head";
+
+// --- SQL scripts -------------------------------------------------------------------------
+
+/// One statement of a script, without its terminating semicolon.
+struct sql_statement {
+    std::string text;
+    std::size_t line = 1;  ///< line of the script on which the statement starts (1-based)
+
+    friend bool operator==(const sql_statement&, const sql_statement&) = default;
+};
+
+/// Splits a multi-statement script into its statements, for `dialect`.
+///
+/// A semicolon ends a statement except inside 'strings' (with '' and, for PostgreSQL's
+/// E'...', backslash escapes), "quoted identifiers", `backticks` and [brackets]
+/// (SQLite, MySQL), -- and /* */ comments (nested on PostgreSQL), PostgreSQL
+/// $tag$dollar-quoted$tag$ bodies, and the BEGIN ... END body of a CREATE TRIGGER
+/// (SQLite) or of a CREATE FUNCTION/PROCEDURE ... BEGIN ATOMIC (PostgreSQL), where
+/// CASE ... END pairs are counted. Statements that hold only whitespace and comments
+/// are dropped; the others are returned trimmed, comments kept.
+///
+/// Throws migration_error naming the line for an unterminated string, identifier,
+/// comment, dollar quote or trigger body.
+std::vector<sql_statement> split_sql_script(std::string_view script, backend dialect);
+
+// --- Migrations --------------------------------------------------------------------------
+
+/// One revision: `<revision>_<name>.up.sql` and, optionally, `<revision>_<name>.down.sql`.
+struct migration {
+    std::string revision;  ///< the number as written in the file name, e.g. "0001"
+    std::string name;      ///< e.g. "create_users"
+    std::string upgrade_sql;
+    std::optional<std::string> downgrade_sql;
+
+    /// "0001_create_users.up.sql" (down: the downgrade script's name).
+    std::string file_name(bool down = false) const;
+    /// A checksum of the upgrade script (FNV-1a 64 over its text with CR LF read as LF),
+    /// as 16 hex digits: an applied migration whose file changed since is refused.
+    std::string checksum() const;
+};
+
+/// A migration file as read from a directory or embedded: its name and its content.
+struct migration_file {
+    std::string_view name;
+    std::string_view content;
+};
+
+/// An ordered, validated list of migrations. Cheap to copy (copies share the list).
+///
+/// File names are `<digits>_<name>.up.sql` and `<digits>_<name>.down.sql`, the name
+/// made of letters, digits, '_' and '-'. Revisions are numbered 1, 2, 3, ... with no
+/// gap and no duplicate; every revision has an up script, the down script is optional.
+/// Other `.sql` names are refused; files that do not end in `.sql` are ignored.
+class migration_set {
+public:
+    /// An empty set.
+    migration_set();
+    /// Validates and sorts `migrations`; throws migration_error.
+    explicit migration_set(std::vector<migration> migrations);
+
+    /// Reads `directory`; throws migration_error (bad names, gaps, unreadable files).
+    static migration_set from_directory(const std::filesystem::path& directory);
+    /// Builds a set from files held in memory (asio_soci_embed_migrations() uses it).
+    static migration_set from_files(std::span<const migration_file> files);
+
+    const std::vector<migration>& migrations() const noexcept { return *migrations_; }
+    std::size_t size() const noexcept { return migrations_->size(); }
+    bool empty() const noexcept { return migrations_->empty(); }
+    /// The last revision, or base_revision for an empty set.
+    std::string head() const;
+    /// The migration with this revision (base/head resolved; "1" finds "0001"), or null.
+    const migration* find(std::string_view revision) const;
+
+private:
+    std::shared_ptr<const std::vector<migration>> migrations_;
+};
+
+/// Creates the next numbered pair `<n>_<name>.up.sql` / `.down.sql` in `directory` (made
+/// if missing), with 4 digits unless the existing files use more, and returns the path
+/// of the up script. Throws migration_error for a bad name or an invalid directory.
+std::filesystem::path create_migration_files(const std::filesystem::path& directory,
+                                             std::string_view name);
+
+// --- Applying them -----------------------------------------------------------------------
+
+struct migration_options {
+    /// The version table (revision, name, checksum, applied_at); created when missing.
+    /// Letters, digits and '_', optionally schema-qualified ("app.schema_versions").
+    std::string version_table = "asio_soci_migrations";
+};
+
+/// A revision as history() reports it.
+struct migration_status {
+    enum class state {
+        applied,  ///< recorded in the version table, file unchanged
+        pending,  ///< not applied yet
+        changed,  ///< applied, but the up script changed since (checksum mismatch)
+        missing,  ///< recorded in the version table, but no such migration exists
+    };
+    std::string revision;
+    std::string name;
+    state status = state::pending;
+    std::optional<std::string> applied_at;  ///< as the database prints it
+};
+
+std::string_view to_string(migration_status::state s) noexcept;
+
+/// What repair() changed.
+struct repair_result {
+    std::vector<std::string> checksums_updated;  ///< revisions re-recorded with the files' sums
+    std::vector<std::string> rows_removed;       ///< revisions removed: no migration for them
+};
+
+/// Applies a migration_set to the database of a session factory.
+///
+/// Every database operation runs on one pooled connection, on the factory's workers;
+/// the synchronous forms block the calling thread until it is done (never call them on
+/// a thread that runs an io_context), the async_ forms are awaitables.
+///
+/// Each migration runs in its own transaction (PostgreSQL and SQLite have transactional
+/// DDL), together with its version-table row: a failure rolls that migration back, the
+/// database stays at the previous revision, and migration_error names the file, the
+/// line and the failing statement. Concurrent migrators are safe: on PostgreSQL the
+/// whole operation holds pg_advisory_lock (always released, even on failure); on
+/// SQLite each migration's transaction is BEGIN IMMEDIATE and re-reads the version
+/// table, so a revision is applied exactly once.
+///
+/// upgrade(), downgrade() and verify() refuse, with migration_error, a database whose
+/// applied migrations do not match the set: a changed applied file (checksum), an
+/// applied revision with no migration, or a pending revision below an applied one.
+/// repair() and stamp() are the explicit ways out.
+class migrator {
+public:
+    migrator(session_factory factory, migration_set migrations, migration_options options = {});
+
+    /// Applies the pending migrations up to `target` (a revision or head_revision);
+    /// returns the revisions applied, in order (empty: nothing to do).
+    std::vector<std::string> upgrade(std::string_view target = head_revision);
+    /// Runs the down scripts of the applied revisions above `target` (a revision or
+    /// base_revision), newest first; returns them. Refuses, before running anything, when
+    /// one of them has no down script.
+    std::vector<std::string> downgrade(std::string_view target);
+    /// The highest applied revision, or nullopt at base.
+    std::optional<std::string> current();
+    /// Every revision of the set and every recorded one, in order, with its state.
+    std::vector<migration_status> history();
+    /// The revisions upgrade() would apply.
+    std::vector<migration> pending();
+    /// Records the database as being at `revision` without running anything: rows for
+    /// the revisions up to it are added (with the files' checksums), rows above it are
+    /// removed. base_revision empties the version table.
+    void stamp(std::string_view revision);
+    /// Re-records the checksums of changed applied files and removes rows of revisions
+    /// that have no migration.
+    repair_result repair();
+    /// Throws migration_error when upgrade() would refuse the database.
+    void verify();
+
+    asio::awaitable<std::vector<std::string>> async_upgrade(
+        std::string target = std::string(head_revision));
+    asio::awaitable<std::vector<std::string>> async_downgrade(std::string target);
+    asio::awaitable<std::optional<std::string>> async_current();
+    asio::awaitable<std::vector<migration_status>> async_history();
+    asio::awaitable<std::vector<migration>> async_pending();
+    asio::awaitable<void> async_stamp(std::string revision);
+    asio::awaitable<repair_result> async_repair();
+    asio::awaitable<void> async_verify();
+
+    const session_factory& factory() const noexcept { return factory_; }
+    const migration_set& migrations() const noexcept { return migrations_; }
+    const migration_options& options() const noexcept { return options_; }
+
+private:
+    session_factory factory_;
+    migration_set migrations_;
+    migration_options options_;
+};
+
+/// Offline mode: the SQL that upgrade() would run to go from `from` (a revision or
+/// base_revision) to `to`, for `dialect`, with version-table bookkeeping and one
+/// BEGIN/COMMIT per migration. Touches no database.
+std::string offline_upgrade_sql(const migration_set& migrations, backend dialect,
+                                std::string_view from = base_revision,
+                                std::string_view to = head_revision,
+                                const migration_options& options = {});
+/// Offline mode: the SQL that downgrade() would run to go from `from` (the revision the
+/// database is assumed to be at; head by default) down to `to`.
+std::string offline_downgrade_sql(const migration_set& migrations, backend dialect,
+                                  std::string_view to, std::string_view from = head_revision,
+                                  const migration_options& options = {});
+
+/// Start-up in one line: applies every pending migration.
+/// `co_await asio_soci::async_upgrade_to_head(factory, my_migrations());`
+asio::awaitable<std::vector<std::string>> async_upgrade_to_head(session_factory factory,
+                                                                migration_set migrations,
+                                                                migration_options options = {});
+/// The synchronous form (blocks; not on an io_context thread).
+std::vector<std::string> upgrade_to_head(const session_factory& factory,
+                                         const migration_set& migrations,
+                                         const migration_options& options = {});
+
+}  // namespace asio_soci

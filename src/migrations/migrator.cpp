@@ -1,0 +1,533 @@
+// migrator: applies a migration_set on one pooled connection, on the factory's workers.
+#include "migrations_internal.hpp"
+
+#include <asio_soci/as_future.hpp>
+#include <asio_soci/errors.hpp>
+
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>  // declares sqlite3's API in namespace sqlite_api
+#include <spdlog/spdlog.h>
+#include <asio/use_future.hpp>
+
+#include <algorithm>
+#include <map>
+#include <type_traits>
+#include <utility>
+
+namespace asio_soci {
+
+std::string_view to_string(migration_status::state s) noexcept {
+    switch (s) {
+        case migration_status::state::applied:
+            return "applied";
+        case migration_status::state::pending:
+            return "pending";
+        case migration_status::state::changed:
+            return "changed";
+        case migration_status::state::missing:
+            return "missing";
+    }
+    return "unknown";
+}
+
+namespace {
+
+backend dialect_of(soci::session& sql) {
+    const auto name = sql.get_backend_name();
+    if (name == "postgresql")
+        return backend::postgresql;
+    if (name == "sqlite3")
+        return backend::sqlite3;
+    throw migration_error("migrations support PostgreSQL and SQLite, not " + name +
+                          " (it has no transactional DDL)");
+}
+
+// Runs one statement through the driver itself, so that SOCI's ":name" placeholder
+// rewriting never touches a migration's text. Throws std::runtime_error with the
+// driver's message.
+void execute_native(soci::session& sql, const std::string& statement) {
+    auto* backend = sql.get_backend();
+    if (sql.get_backend_name() == "postgresql") {
+        auto* conn = static_cast<soci::postgresql_session_backend*>(backend)->conn_;
+        PGresult* result = PQexec(conn, statement.c_str());
+        const auto status = PQresultStatus(result);
+        std::string message = PQresultErrorMessage(result);
+        PQclear(result);
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY)
+            throw std::runtime_error(message.empty() ? PQerrorMessage(conn) : message);
+    } else {
+        auto* conn = static_cast<soci::sqlite3_session_backend*>(backend)->conn_;
+        char* error = nullptr;
+        if (sqlite_api::sqlite3_exec(conn, statement.c_str(), nullptr, nullptr, &error) !=
+            SQLITE_OK) {
+            std::string message = error ? error : sqlite_api::sqlite3_errmsg(conn);
+            sqlite_api::sqlite3_free(error);
+            throw std::runtime_error(message);
+        }
+    }
+}
+
+struct recorded_row {
+    std::string revision, name, checksum, applied_at;
+};
+
+// Holds PostgreSQL's session-level advisory lock for the version table while alive;
+// released on every path (an open, failed transaction is rolled back first).
+class advisory_lock {
+public:
+    advisory_lock(soci::session& sql, backend dialect, std::string_view table) : sql_(sql) {
+        if (dialect != backend::postgresql)
+            return;  // SQLite: each migration's BEGIN IMMEDIATE does it
+        key_ = std::to_string(
+            static_cast<long long>(detail::fnv1a(table, detail::fnv1a("asio_soci_migrations:"))));
+        execute_native(sql_, "SELECT pg_advisory_lock(" + key_ + ")");
+        held_ = true;
+    }
+    ~advisory_lock() {
+        if (!held_)
+            return;
+        try {
+            detail::rollback_if_open(sql_);
+            execute_native(sql_, "SELECT pg_advisory_unlock(" + key_ + ")");
+        } catch (...) {
+            try {  // never leave the lock on a pooled connection
+                execute_native(sql_, "SELECT pg_advisory_unlock_all()");
+            } catch (...) {
+            }
+        }
+    }
+    advisory_lock(const advisory_lock&) = delete;
+    advisory_lock& operator=(const advisory_lock&) = delete;
+
+private:
+    soci::session& sql_;
+    std::string key_;
+    bool held_ = false;
+};
+
+// The migrations of one set against the version table, on one connection.
+class migration_engine {
+public:
+    migration_engine(soci::session& sql, const migration_set& set, const migration_options& options,
+                     std::shared_ptr<spdlog::logger> logger)
+        : sql_(sql),
+          set_(set),
+          table_(options.version_table),
+          dialect_(dialect_of(sql)),
+          logger_(logger ? std::move(logger) : spdlog::default_logger()) {
+        detail::check_table_name(table_);
+    }
+
+    std::vector<std::string> upgrade(std::string_view target) {
+        advisory_lock lock{sql_, dialect_, table_};
+        execute_native(sql_, detail::version_table_ddl(dialect_, table_));
+        refuse_mismatch(compare(read_rows()));
+        std::vector<std::string> applied;
+        const auto end = detail::target_position(set_, target);
+        for (std::size_t k = 0; k < end; ++k) {
+            const auto& m = set_.migrations()[k];
+            const bool ran = in_transaction([&] {
+                if (is_recorded(m.revision))
+                    return false;  // another migrator applied it meanwhile (SQLite)
+                apply(m);
+                return true;
+            });
+            if (ran)
+                applied.push_back(m.revision);
+        }
+        return applied;
+    }
+
+    std::vector<std::string> downgrade(std::string_view target) {
+        advisory_lock lock{sql_, dialect_, table_};
+        execute_native(sql_, detail::version_table_ddl(dialect_, table_));
+        const auto history = compare(read_rows());
+        refuse_mismatch(history);
+        const auto end = detail::target_position(set_, target);
+        std::vector<const migration*> reverted;
+        for (std::size_t k = set_.size(); k > end; --k) {
+            const auto& m = set_.migrations()[k - 1];
+            if (history[k - 1].status == migration_status::state::pending)
+                continue;
+            if (!m.downgrade_sql)
+                throw migration_error("cannot downgrade below " + m.revision + ": " +
+                                      m.file_name(true) + " does not exist; nothing was run");
+            reverted.push_back(&m);
+        }
+        std::vector<std::string> done;
+        for (const auto* m : reverted) {
+            const bool ran = in_transaction([&] {
+                if (!is_recorded(m->revision))
+                    return false;  // another migrator reverted it meanwhile (SQLite)
+                revert(*m);
+                return true;
+            });
+            if (ran)
+                done.push_back(m->revision);
+        }
+        return done;
+    }
+
+    std::optional<std::string> current() {
+        std::optional<std::string> highest;
+        for (const auto& row : read_rows())
+            highest = row.revision;  // read_rows() sorts by number
+        return highest;
+    }
+
+    std::vector<migration_status> history() { return compare(read_rows()); }
+
+    std::vector<migration> pending() {
+        std::vector<migration> result;
+        const auto history = compare(read_rows());
+        for (std::size_t k = 0; k < set_.size(); ++k) {
+            if (history[k].status == migration_status::state::pending)
+                result.push_back(set_.migrations()[k]);
+        }
+        return result;
+    }
+
+    void stamp(std::string_view revision) {
+        advisory_lock lock{sql_, dialect_, table_};
+        execute_native(sql_, detail::version_table_ddl(dialect_, table_));
+        const auto end = detail::target_position(set_, revision);
+        in_transaction([&] {
+            std::map<std::uint64_t, std::string> recorded;
+            for (const auto& row : read_rows())
+                recorded.emplace(detail::revision_number(row.revision), row.revision);
+            for (const auto& [number, revision_text] : recorded) {
+                if (number > end)
+                    remove_row(revision_text);
+            }
+            for (std::size_t k = 0; k < end; ++k) {
+                if (!recorded.contains(k + 1))
+                    insert_row(set_.migrations()[k]);
+            }
+            logger_->info("migrations: stamped {} at {}", table_, revision);
+            return true;
+        });
+    }
+
+    repair_result repair() {
+        advisory_lock lock{sql_, dialect_, table_};
+        execute_native(sql_, detail::version_table_ddl(dialect_, table_));
+        repair_result result;
+        in_transaction([&] {
+            for (const auto& status : compare(read_rows())) {
+                if (status.status == migration_status::state::changed) {
+                    const auto& m = *set_.find(status.revision);
+                    auto sum = m.checksum();
+                    sql_ << "UPDATE " + table_ + " SET checksum = :c WHERE revision = :r",
+                        soci::use(sum), soci::use(status.revision);
+                    result.checksums_updated.push_back(status.revision);
+                } else if (status.status == migration_status::state::missing) {
+                    remove_row(status.revision);
+                    result.rows_removed.push_back(status.revision);
+                }
+            }
+            return true;
+        });
+        return result;
+    }
+
+    void verify() { refuse_mismatch(compare(read_rows())); }
+
+private:
+    // Runs `step` in a transaction (SQLite: BEGIN IMMEDIATE, which also serialises
+    // concurrent migrators); commits when it returns true, rolls back otherwise.
+    template <class Step>
+    bool in_transaction(Step step) {
+        detail::begin(sql_);
+        try {
+            const bool commit = step();
+            if (commit)
+                sql_.commit();
+            else
+                sql_.rollback();
+            return commit;
+        } catch (...) {
+            try {
+                detail::rollback_if_open(sql_);
+            } catch (...) {
+            }
+            throw;
+        }
+    }
+
+    void run_script(const std::string& script, const std::string& file) {
+        std::vector<sql_statement> statements;
+        try {
+            statements = split_sql_script(script, dialect_);
+        } catch (const migration_error& e) {
+            throw migration_error(file + ": " + e.what());
+        }
+        for (const auto& statement : statements) {
+            try {
+                execute_native(sql_, statement.text);
+            } catch (const std::exception& e) {
+                throw migration_error(file + ", line " + std::to_string(statement.line) + ": " +
+                                      detail::one_line(e.what()) +
+                                      "; statement: " + detail::one_line(statement.text) +
+                                      "; rolled back, the database stays at the previous revision");
+            }
+        }
+    }
+
+    void apply(const migration& m) {
+        logger_->info("migrations: applying {}", m.file_name());
+        run_script(m.upgrade_sql, m.file_name());
+        insert_row(m);
+    }
+
+    void revert(const migration& m) {
+        logger_->info("migrations: reverting {}", m.file_name(true));
+        run_script(*m.downgrade_sql, m.file_name(true));
+        remove_row(m.revision);
+    }
+
+    void insert_row(const migration& m) {
+        auto sum = m.checksum();
+        sql_
+            << "INSERT INTO " + table_ +
+                   " (revision, name, checksum, applied_at) VALUES (:r, :n, :c, CURRENT_TIMESTAMP)",
+            soci::use(m.revision), soci::use(m.name), soci::use(sum);
+    }
+
+    void remove_row(const std::string& revision) {
+        sql_ << "DELETE FROM " + table_ + " WHERE revision = :r", soci::use(revision);
+    }
+
+    bool is_recorded(const std::string& revision) {
+        int count = 0;
+        sql_ << "SELECT count(*) FROM " + table_ + " WHERE revision = :r", soci::use(revision),
+            soci::into(count);
+        return count > 0;
+    }
+
+    bool table_exists() {
+        int count = 0;
+        if (dialect_ == backend::postgresql) {
+            sql_ << "SELECT count(*) FROM (SELECT to_regclass(:t) AS oid) AS t WHERE oid IS NOT "
+                    "NULL",
+                soci::use(table_), soci::into(count);
+        } else {
+            const auto dot = table_.find('.');
+            const std::string schema = dot == std::string::npos ? "main" : table_.substr(0, dot);
+            const std::string name = dot == std::string::npos ? table_ : table_.substr(dot + 1);
+            sql_ << "SELECT count(*) FROM " + schema +
+                        ".sqlite_master WHERE type = 'table' AND name = :n",
+                soci::use(name), soci::into(count);
+        }
+        return count > 0;
+    }
+
+    // The version table's rows, by revision number; none when it does not exist yet.
+    std::vector<recorded_row> read_rows() {
+        std::vector<recorded_row> rows;
+        if (!table_exists())
+            return rows;
+        soci::rowset<soci::row> result =
+            (sql_.prepare
+             << "SELECT revision, name, checksum, CAST(applied_at AS varchar(64)) FROM " + table_);
+        for (const auto& row : result)
+            rows.push_back({row.get<std::string>(0), row.get<std::string>(1),
+                            row.get<std::string>(2), row.get<std::string>(3)});
+        std::ranges::sort(
+            rows, {}, [](const recorded_row& r) { return detail::revision_number(r.revision); });
+        return rows;
+    }
+
+    // The set's revisions and the recorded ones, in order, with their states.
+    std::vector<migration_status> compare(const std::vector<recorded_row>& rows) const {
+        std::map<std::uint64_t, const recorded_row*> recorded;
+        for (const auto& row : rows)
+            recorded.emplace(detail::revision_number(row.revision), &row);
+        std::vector<migration_status> result;
+        for (const auto& m : set_.migrations()) {
+            migration_status status{m.revision, m.name, migration_status::state::pending, {}};
+            const auto it = recorded.find(detail::revision_number(m.revision));
+            if (it != recorded.end()) {
+                status.status = it->second->checksum == m.checksum()
+                                    ? migration_status::state::applied
+                                    : migration_status::state::changed;
+                status.applied_at = it->second->applied_at;
+                recorded.erase(it);
+            }
+            result.push_back(std::move(status));
+        }
+        for (const auto& [number, row] : recorded)  // above the set's head: no migration
+            result.push_back(
+                {row->revision, row->name, migration_status::state::missing, row->applied_at});
+        return result;
+    }
+
+    // Throws migration_error describing the first mismatch (and how many there are).
+    void refuse_mismatch(const std::vector<migration_status>& history) const {
+        std::vector<std::string> problems;
+        std::optional<std::string> first_pending;
+        for (const auto& status : history) {
+            const auto* m = set_.find(status.revision);
+            switch (status.status) {
+                case migration_status::state::pending:
+                    if (!first_pending)
+                        first_pending = m->file_name();
+                    break;
+                case migration_status::state::changed:
+                    problems.push_back(m->file_name() +
+                                       " changed after it was applied (checksum mismatch with " +
+                                       table_ + "); restore the file, or run repair");
+                    break;
+                case migration_status::state::missing:
+                    problems.push_back("revision " + status.revision + " (" + status.name +
+                                       ") is recorded in " + table_ +
+                                       " but there is no migration file for it; restore it, or run "
+                                       "repair");
+                    break;
+                case migration_status::state::applied:
+                    if (first_pending)
+                        problems.push_back(*first_pending + " is pending but the later revision " +
+                                           status.revision +
+                                           " is applied (a gap); stamp or downgrade first");
+                    break;
+            }
+        }
+        if (problems.empty())
+            return;
+        auto message = "migrations refused: " + problems.front();
+        if (problems.size() > 1)
+            message += " (and " + std::to_string(problems.size() - 1) + " more problems)";
+        throw migration_error(message);
+    }
+
+    soci::session& sql_;
+    const migration_set& set_;
+    std::string table_;
+    backend dialect_;
+    std::shared_ptr<spdlog::logger> logger_;
+};
+
+// A function for as_future that runs `op(engine)` on the connection it is given. It
+// owns copies of what it needs: a cancelled awaitable completes at once while the
+// job may still run on the workers.
+template <class Op>
+auto engine_job(const migrator& m, Op op) {
+    return [set = m.migrations(), options = m.options(), logger = m.factory().options().logger,
+            op = std::move(op)](soci::session& sql) {
+        migration_engine engine{sql, set, options, logger};
+        return op(engine);
+    };
+}
+
+// Blocks the calling thread until `job` has run on a pooled connection.
+template <class Job>
+auto run_blocking(const session_factory& factory, Job job) {
+    auto s = factory.async_acquire(asio::use_future).get();
+    return as_future(s, std::move(job), asio::use_future).get();
+}
+
+template <class Job>
+auto run_awaitable(session_factory factory, Job job)
+    -> asio::awaitable<std::invoke_result_t<Job&, soci::session&>> {
+    auto s = co_await factory.async_acquire();
+    co_return co_await as_future(s, std::move(job));
+}
+
+}  // namespace
+
+migrator::migrator(session_factory factory, migration_set migrations, migration_options options)
+    : factory_(std::move(factory)),
+      migrations_(std::move(migrations)),
+      options_(std::move(options)) {
+    if (!factory_)
+        throw std::invalid_argument("migrator: the session factory is empty");
+    detail::check_table_name(options_.version_table);
+}
+
+// The synchronous forms block until the job is done, so it may borrow their arguments.
+
+std::vector<std::string> migrator::upgrade(std::string_view target) {
+    return run_blocking(factory_,
+                        engine_job(*this, [&](migration_engine& e) { return e.upgrade(target); }));
+}
+std::vector<std::string> migrator::downgrade(std::string_view target) {
+    return run_blocking(
+        factory_, engine_job(*this, [&](migration_engine& e) { return e.downgrade(target); }));
+}
+std::optional<std::string> migrator::current() {
+    return run_blocking(factory_,
+                        engine_job(*this, [](migration_engine& e) { return e.current(); }));
+}
+std::vector<migration_status> migrator::history() {
+    return run_blocking(factory_,
+                        engine_job(*this, [](migration_engine& e) { return e.history(); }));
+}
+std::vector<migration> migrator::pending() {
+    return run_blocking(factory_,
+                        engine_job(*this, [](migration_engine& e) { return e.pending(); }));
+}
+void migrator::stamp(std::string_view revision) {
+    run_blocking(factory_, engine_job(*this, [&](migration_engine& e) { e.stamp(revision); }));
+}
+repair_result migrator::repair() {
+    return run_blocking(factory_,
+                        engine_job(*this, [](migration_engine& e) { return e.repair(); }));
+}
+void migrator::verify() {
+    run_blocking(factory_, engine_job(*this, [](migration_engine& e) { e.verify(); }));
+}
+
+// The awaitable forms' jobs own their arguments.
+
+asio::awaitable<std::vector<std::string>> migrator::async_upgrade(std::string target) {
+    return run_awaitable(factory_,
+                         engine_job(*this, [target = std::move(target)](migration_engine& e) {
+                             return e.upgrade(target);
+                         }));
+}
+asio::awaitable<std::vector<std::string>> migrator::async_downgrade(std::string target) {
+    return run_awaitable(factory_,
+                         engine_job(*this, [target = std::move(target)](migration_engine& e) {
+                             return e.downgrade(target);
+                         }));
+}
+asio::awaitable<std::optional<std::string>> migrator::async_current() {
+    return run_awaitable(factory_,
+                         engine_job(*this, [](migration_engine& e) { return e.current(); }));
+}
+asio::awaitable<std::vector<migration_status>> migrator::async_history() {
+    return run_awaitable(factory_,
+                         engine_job(*this, [](migration_engine& e) { return e.history(); }));
+}
+asio::awaitable<std::vector<migration>> migrator::async_pending() {
+    return run_awaitable(factory_,
+                         engine_job(*this, [](migration_engine& e) { return e.pending(); }));
+}
+asio::awaitable<void> migrator::async_stamp(std::string revision) {
+    return run_awaitable(factory_,
+                         engine_job(*this, [revision = std::move(revision)](migration_engine& e) {
+                             e.stamp(revision);
+                         }));
+}
+asio::awaitable<repair_result> migrator::async_repair() {
+    return run_awaitable(factory_,
+                         engine_job(*this, [](migration_engine& e) { return e.repair(); }));
+}
+asio::awaitable<void> migrator::async_verify() {
+    return run_awaitable(factory_, engine_job(*this, [](migration_engine& e) { e.verify(); }));
+}
+
+asio::awaitable<std::vector<std::string>> async_upgrade_to_head(session_factory factory,
+                                                                migration_set migrations,
+                                                                migration_options options) {
+    migrator m{std::move(factory), std::move(migrations), std::move(options)};
+    co_return co_await m.async_upgrade();
+}
+
+std::vector<std::string> upgrade_to_head(const session_factory& factory,
+                                         const migration_set& migrations,
+                                         const migration_options& options) {
+    return migrator{factory, migrations, options}.upgrade();
+}
+
+}  // namespace asio_soci
