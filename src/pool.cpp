@@ -274,6 +274,19 @@ void pool::prepare(connection_slot& slot, acquire_waiter& w) noexcept {
 }
 
 void pool::open(connection_slot& slot) {
+    {
+        // After a failed attempt, callers fail at once with its reason until the backoff
+        // has passed: a database that is down is not hammered by every acquisition.
+        std::lock_guard lock{connect_mutex_};
+        const auto now = clock::now();
+        if (now < next_connect_attempt_) {
+            const auto wait =
+                std::chrono::duration_cast<std::chrono::milliseconds>(next_connect_attempt_ - now);
+            throw connection_error("cannot connect to " + url_.to_string() + ": " +
+                                   last_connect_failure_ + " (next attempt in " +
+                                   std::to_string(wait.count() + 1) + " ms)");
+        }
+    }
     auto sql = std::make_unique<soci::session>();
     try {
         slot.native.open(*sql, settings_);
@@ -283,8 +296,19 @@ void pool::open(connection_slot& slot) {
         std::string reason = url_.redact(e.what());
         while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' '))
             reason.pop_back();
+        {
+            std::lock_guard lock{connect_mutex_};
+            connect_backoff_ =
+                std::clamp(connect_backoff_ * 2, min_connect_backoff, max_connect_backoff);
+            next_connect_attempt_ = clock::now() + connect_backoff_;
+            last_connect_failure_ = reason;
+        }
         logger_->warn("asio_soci: cannot connect to {}: {}", url_.to_string(), reason);
         throw connection_error("cannot connect to " + url_.to_string() + ": " + reason);
+    }
+    {
+        std::lock_guard lock{connect_mutex_};
+        connect_backoff_ = std::chrono::milliseconds::zero();
     }
     if (options_.on_connect) {
         try {

@@ -135,6 +135,15 @@ private:
     bool timer_armed_ = false;
     std::atomic<std::size_t> open_count_{0};
 
+    // Backoff between failed connection attempts: from 50 ms, doubling, to 1 s (so a
+    // database that comes back is used again within about a second).
+    static constexpr std::chrono::milliseconds min_connect_backoff{50};
+    static constexpr std::chrono::milliseconds max_connect_backoff{1000};
+    std::mutex connect_mutex_;
+    std::chrono::milliseconds connect_backoff_{0};  // guarded by connect_mutex_
+    clock::time_point next_connect_attempt_{};      // guarded by connect_mutex_
+    std::string last_connect_failure_;              // guarded by connect_mutex_
+
     std::atomic<std::uint64_t> acquired_total_{0};
     std::atomic<std::uint64_t> timeouts_total_{0};
     std::atomic<std::uint64_t> connects_total_{0};

@@ -236,10 +236,8 @@ TEST_CASE("pool: a connection failure names the server and never the password") 
     CHECK(stats.in_use == 0);
 }
 
-TEST_CASE("pool: a connection killed by the server is replaced", "[db]") {
+TEST_CASE("pool: a connection killed by the server is replaced", "[db][postgresql]") {
     test::database db;
-    if (!db.is_postgresql())
-        return;  // SQLite has no server to kill connections
     auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
     asio::io_context io;
     auto backend_pid = [](soci::session& sql) {

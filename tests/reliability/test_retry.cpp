@@ -8,10 +8,9 @@
 
 using namespace std::chrono_literals;
 
-TEST_CASE("retry: two conflicting serializable transactions both apply exactly once", "[db]") {
+TEST_CASE("retry: two conflicting serializable transactions both apply exactly once",
+          "[db][postgresql]") {
     test::database db;
-    if (!db.is_postgresql())
-        return;  // SQLite serialises writers (BEGIN IMMEDIATE): see the busy test below
     auto table = db.table("counter");
     db.execute("create table " + table + " (id integer primary key, value integer)");
     db.execute("insert into " + table + " values (1, 0)");
@@ -38,10 +37,8 @@ TEST_CASE("retry: two conflicting serializable transactions both apply exactly o
     CHECK(factory.stats().retries_total == 1);
 }
 
-TEST_CASE("retry: a busy SQLite database is retried until the lock is free", "[db]") {
+TEST_CASE("retry: a busy SQLite database is retried until the lock is free", "[db][sqlite]") {
     test::database db;
-    if (db.is_postgresql())
-        return;  // covered by the serialization test above
     auto table = db.create_table("busy");
     auto factory = asio_soci::make_session_factory(db.url() + "?busy_timeout=10");
     auto insert = [&](soci::session& sql) {
