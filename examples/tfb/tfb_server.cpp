@@ -1,0 +1,525 @@
+// The TechEmpower Framework Benchmarks test types, served by RESTinio on several io
+// threads, with the database work on asio-soci's workers.
+//
+//   tfb_server [--database-url URL] [--address ADDR] [--port N] [--io-threads N]
+//              [--pool-size N] [--worker-threads N] [--acquire-timeout-ms MS]
+//              [--world-table NAME] [--fortune-table NAME] [--init]
+//
+//   GET /json               {"message":"Hello, World!"}
+//   GET /plaintext          Hello, World!
+//   GET /db                 one random World row: {"id":N,"randomNumber":N}
+//   GET /queries?queries=N  N random rows (N clamped to 1..500; missing or not a number: 1)
+//   GET /fortunes           every Fortune row plus one added at request time, sorted, HTML
+//   GET /updates?queries=N  N random rows, each given a new random number, persisted
+//
+// --init drops, creates and fills the world (10,000 rows) and fortune (the 12 standard
+// fortunes) tables, then exits; without it the server expects them to exist.
+#include "../common/server.hpp"
+
+#include <asio_soci/asio_soci.hpp>
+#include <asio_soci/restinio.hpp>
+
+#include <asio/post.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/use_future.hpp>
+
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+#include <restinio/all.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <csignal>
+#include <ctime>
+#include <functional>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using request_handle = restinio::request_handle_t;
+
+constexpr int world_rows = 10000;
+constexpr std::size_t max_queries = 500;
+
+struct table_names {
+    std::string world = "world";
+    std::string fortune = "fortune";
+};
+
+struct world_row {
+    int id = 0;
+    int random_number = 0;
+};
+
+struct fortune_row {
+    int id = 0;
+    std::string message;
+};
+
+// --- random numbers ----------------------------------------------------------------------
+
+// 1..10000, from an engine of the calling thread's own (io threads and workers alike).
+int random_1_to_10000() {
+    thread_local std::minstd_rand engine{std::random_device{}()};
+    return std::uniform_int_distribution<int>{1, world_rows}(engine);
+}
+
+// `count` distinct random ids. Distinct, so that an /updates response reports exactly the
+// values stored (a repeated id would be updated twice, the first value lost).
+std::vector<int> distinct_random_ids(std::size_t count) {
+    std::vector<bool> taken(world_rows + 1);
+    std::vector<int> ids;
+    ids.reserve(count);
+    while (ids.size() < count) {
+        int id = random_1_to_10000();
+        if (!taken[id]) {
+            taken[id] = true;
+            ids.push_back(id);
+        }
+    }
+    return ids;
+}
+
+// --- SQL (runs on the workers, inside as_future) ----------------------------------------
+
+// A statement over `query` with its exchanges bound. A statement run once is a one-time
+// query: on PostgreSQL one round trip, where a prepared one adds PREPARE and DEALLOCATE;
+// one run several times is prepared, so the server parses and plans it once.
+template <class... Exchanges>
+soci::statement make_statement(soci::session& sql, const std::string& query, bool run_repeatedly,
+                               Exchanges&&... exchanges) {
+    soci::statement statement{sql};
+    (statement.exchange(std::forward<Exchanges>(exchanges)), ...);
+    statement.alloc();
+    statement.prepare(query, run_repeatedly ? soci::details::st_repeatable_query
+                                            : soci::details::st_one_time_query);
+    statement.define_and_bind();
+    return statement;
+}
+
+// One query per row, as TFB requires (no `in (...)`).
+std::vector<world_row> select_worlds(soci::session& sql, const std::string& table,
+                                     const std::vector<int>& ids) {
+    world_row row;
+    auto select = make_statement(sql, "select randomnumber from " + table + " where id = :id",
+                                 ids.size() > 1, soci::use(row.id), soci::into(row.random_number));
+    std::vector<world_row> rows;
+    rows.reserve(ids.size());
+    for (int id : ids) {
+        row.id = id;
+        if (!select.execute(true))
+            throw std::runtime_error("no row " + std::to_string(id) + " in " + table);
+        rows.push_back(row);
+    }
+    return rows;
+}
+
+void update_worlds(soci::session& sql, const std::string& table, std::vector<world_row> rows) {
+    // In id order, so that concurrent transactions lock rows in the same order and cannot
+    // deadlock on PostgreSQL.
+    std::ranges::sort(rows, {}, &world_row::id);
+    std::vector<int> ids;
+    std::vector<int> random_numbers;
+    for (const auto& row : rows) {
+        ids.push_back(row.id);
+        random_numbers.push_back(row.random_number);
+    }
+    auto update =
+        make_statement(sql, "update " + table + " set randomnumber = :random_number where id = :id",
+                       rows.size() > 1, soci::use(random_numbers), soci::use(ids));
+    update.execute(true);
+}
+
+std::vector<fortune_row> select_fortunes(soci::session& sql, const std::string& table) {
+    fortune_row row;
+    auto select = make_statement(sql, "select id, message from " + table, false, soci::into(row.id),
+                                 soci::into(row.message));
+    std::vector<fortune_row> rows;
+    if (select.execute(true)) {
+        do
+            rows.push_back(row);
+        while (select.fetch());
+    }
+    return rows;
+}
+
+// TFB's create scripts, verbatim.
+const std::vector<std::string> standard_fortunes{
+    "fortune: No such file or directory",
+    "A computer scientist is someone who fixes things that aren't broken.",
+    "After enough decimal places, nobody gives a damn.",
+    "A bad random number generator: 1, 1, 1, 1, 1, 4.33e+67, 1, 1, 1",
+    "A computer program does what you tell it to do, not what you want it to do.",
+    "Emacs is a nice operating system, but I prefer UNIX. \u2014 Tom Christaensen",
+    "Any program that runs right is obsolete.",
+    "A list is only as strong as its weakest link. \u2014 Donald Knuth",
+    "Feature: A bug with seniority.",
+    "Computers make very fast, very accurate mistakes.",
+    "<script>alert(\"This should not be displayed in a browser alert box.\");</script>",
+    "\u30d5\u30ec\u30fc\u30e0\u30ef\u30fc\u30af\u306e\u30d9\u30f3\u30c1\u30de\u30fc\u30af",
+};
+
+// Drops, creates and fills both tables, with bulk inserts (one transaction: the caller's).
+void create_tables(soci::session& sql, const table_names& tables) {
+    sql << "drop table if exists " + tables.world;
+    sql << "drop table if exists " + tables.fortune;
+    sql << "create table " + tables.world +
+               " (id integer primary key, randomnumber integer not null)";
+    sql << "create table " + tables.fortune +
+               " (id integer primary key, message varchar(2048) not null)";
+
+    std::vector<int> ids(world_rows);
+    std::vector<int> random_numbers(world_rows);
+    for (int i = 0; i < world_rows; ++i) {
+        ids[i] = i + 1;
+        random_numbers[i] = random_1_to_10000();
+    }
+    sql << "insert into " + tables.world + " (id, randomnumber) values (:id, :random_number)",
+        soci::use(ids), soci::use(random_numbers);
+
+    std::vector<int> fortune_ids(standard_fortunes.size());
+    for (std::size_t i = 0; i < fortune_ids.size(); ++i)
+        fortune_ids[i] = static_cast<int>(i + 1);
+    std::vector<std::string> messages = standard_fortunes;
+    sql << "insert into " + tables.fortune + " (id, message) values (:id, :message)",
+        soci::use(fortune_ids), soci::use(messages);
+}
+
+// --- rendering ---------------------------------------------------------------------------
+
+std::string to_json(const world_row& row) {
+    return fmt::format(R"({{"id":{},"randomNumber":{}}})", row.id, row.random_number);
+}
+
+std::string to_json(const std::vector<world_row>& rows) {
+    std::string json = "[";
+    for (const auto& row : rows) {
+        if (json.size() > 1)
+            json += ',';
+        json += to_json(row);
+    }
+    return json + "]";
+}
+
+// A JSON string literal (the /json message is serialised per request, as TFB asks).
+std::string json_string(std::string_view text) {
+    std::string quoted = "\"";
+    for (char c : text) {
+        if (c == '"' || c == '\\')
+            quoted += '\\';
+        if (static_cast<unsigned char>(c) < 0x20)
+            quoted += fmt::format("\\u{:04x}", c);
+        else
+            quoted += c;
+    }
+    return quoted + '"';
+}
+
+void append_html_escaped(std::string& html, std::string_view text) {
+    for (char c : text) {
+        switch (c) {
+            case '&':
+                html += "&amp;";
+                break;
+            case '<':
+                html += "&lt;";
+                break;
+            case '>':
+                html += "&gt;";
+                break;
+            case '"':
+                html += "&quot;";
+                break;
+            case '\'':
+                html += "&#39;";
+                break;
+            default:
+                html += c;
+        }
+    }
+}
+
+std::string fortunes_html(std::vector<fortune_row> fortunes) {
+    fortunes.push_back({0, "Additional fortune added at request time."});
+    std::ranges::sort(fortunes, {}, &fortune_row::message);
+    std::string html =
+        "<!DOCTYPE html><html><head><title>Fortunes</title></head><body><table>"
+        "<tr><th>id</th><th>message</th></tr>";
+    for (const auto& fortune : fortunes) {
+        html += "<tr><td>" + std::to_string(fortune.id) + "</td><td>";
+        append_html_escaped(html, fortune.message);
+        html += "</td></tr>";
+    }
+    return html + "</table></body></html>";
+}
+
+// --- HTTP --------------------------------------------------------------------------------
+
+// The Date header (RFC 7231), formatted at most once a second per thread.
+const std::string& http_date() {
+    thread_local std::time_t formatted_at = 0;
+    thread_local std::string date;
+    const std::time_t now = std::time(nullptr);
+    if (now != formatted_at) {
+        date = restinio::make_date_field_value(now);
+        formatted_at = now;
+    }
+    return date;
+}
+
+// RESTinio adds Content-Length.
+void respond(const request_handle& req, restinio::http_status_line_t status,
+             const char* content_type, std::string body) {
+    req->create_response(std::move(status))
+        .append_header(restinio::http_field::server, "asio-soci")
+        .append_header(restinio::http_field::date, http_date())
+        .append_header(restinio::http_field::content_type, content_type)
+        .set_body(std::move(body))
+        .done();
+}
+
+constexpr const char* json_type = "application/json";
+
+// The `queries` parameter: clamped to 1..500; missing, empty or not a number means 1.
+std::size_t query_count(const restinio::request_t& req) {
+    const auto query = restinio::try_parse_query<restinio::parse_query_traits::restinio_defaults>(
+        req.header().query());
+    if (!query)
+        return 1;
+    const auto value = query->get_param("queries");
+    if (!value)
+        return 1;
+    const std::string_view text{value->data(), value->size()};
+    long long count = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), count);
+    if (error == std::errc::result_out_of_range)
+        return text.starts_with('-') ? 1 : max_queries;
+    if (error != std::errc{} || end != text.data() + text.size())
+        return 1;
+    return static_cast<std::size_t>(std::clamp<long long>(count, 1, max_queries));
+}
+
+// Reads `count` random rows. A read needs no transaction, so it takes the scope's session
+// (handed over at once when one is idle) and makes one offload for all its queries; the
+// one-shot as_future(factory, ...) would add BEGIN and COMMIT round trips.
+asio::awaitable<std::vector<world_row>> read_random_worlds(asio_soci::request_scope& scope,
+                                                           const std::string& table,
+                                                           std::size_t count) {
+    asio_soci::session& s = co_await scope.session();
+    // Named, not a temporary of the co_await expression: GCC 12 destroys such a temporary
+    // twice when it owns memory (here the ids), a double free.
+    auto select = [&table, ids = distinct_random_ids(count)](soci::session& sql) {
+        return select_worlds(sql, table, ids);
+    };
+    co_return co_await asio_soci::as_future(s, std::move(select));
+}
+
+// Requests in flight, counted from several io threads, so that a stop lets them finish.
+class requests_in_flight {
+public:
+    void start() { count_.fetch_add(1); }
+    void finish() {
+        if (count_.fetch_sub(1) == 1 && stopping_.load())
+            idle();
+    }
+    /// Calls `fn` once nothing is in flight any more (at once when nothing is).
+    void on_idle(std::function<void()> fn) {
+        on_idle_ = std::move(fn);
+        stopping_.store(true);
+        if (count_.load() == 0)
+            idle();
+    }
+
+private:
+    void idle() { std::call_once(idle_once_, on_idle_); }
+
+    std::atomic<std::size_t> count_{0};
+    std::atomic<bool> stopping_{false};
+    std::function<void()> on_idle_;
+    std::once_flag idle_once_;
+};
+
+// default_traits_t, unlike default_single_thread_traits_t, serialises each connection on a
+// strand: needed when several threads run the io_context.
+using server_traits = restinio::default_traits_t;
+
+// Serves `handler` on `io` run by `io_threads` threads (this one included), announces
+// "listening on http://ADDR:PORT", and on SIGINT/SIGTERM stops accepting, lets the
+// requests in flight finish and stops. Returns main()'s exit code.
+int serve(asio::io_context& io, std::size_t io_threads, const example::server_options& options,
+          restinio::default_request_handler_t handler, requests_in_flight& requests) {
+    asio::ip::tcp::endpoint bound;
+    restinio::http_server_t<server_traits> server{
+        restinio::external_io_context(io),
+        restinio::server_settings_t<server_traits>{}
+            .address(options.address)
+            .port(options.port)
+            .request_handler(std::move(handler))
+            .handle_request_timeout(std::chrono::milliseconds{options.acquire_timeout_ms} +
+                                    std::chrono::seconds{60})
+            .acceptor_post_bind_hook([&bound](asio::ip::tcp::acceptor& acceptor) {
+                bound = acceptor.local_endpoint();
+            })};
+
+    std::atomic<int> exit_code{0};
+    server.open_async([&bound] { example::announce_listening("http", bound); },
+                      [&io, &exit_code](std::exception_ptr error) {
+                          try {
+                              std::rethrow_exception(error);
+                          } catch (const std::exception& e) {
+                              spdlog::error("cannot listen: {}", e.what());
+                          }
+                          exit_code = 1;
+                          io.stop();
+                      });
+
+    asio::signal_set signals{io, SIGINT, SIGTERM};
+    signals.async_wait([&](const std::error_code& error, int signal) {
+        if (error)
+            return;
+        spdlog::info("signal {}: stopping", signal);
+        auto stop = [&io] {
+            // Posted, so that the last responses, already queued, go out first.
+            asio::post(io, [&io] {
+                spdlog::info("stopped");
+                io.stop();
+            });
+        };
+        server.close_async([&requests, stop] { requests.on_idle(stop); },
+                           [stop](std::exception_ptr) { stop(); });
+    });
+
+    std::vector<std::thread> threads;
+    for (std::size_t i = 1; i < io_threads; ++i)
+        threads.emplace_back([&io] { io.run(); });
+    io.run();
+    for (auto& thread : threads)
+        thread.join();
+    return exit_code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"asio-soci TechEmpower Framework Benchmarks server"};
+    example::server_options options;
+    options.pool_size = 16;
+    example::add_server_options(app, options, example::sqlite_url_next_to_executable("tfb.db"));
+    std::size_t io_threads = std::max(1U, std::thread::hardware_concurrency());
+    std::size_t worker_threads = 0;
+    table_names tables;
+    bool init = false;
+    app.add_option("--io-threads", io_threads, "Threads running the HTTP server")
+        ->check(CLI::Range(1, 256))
+        ->capture_default_str();
+    app.add_option("--worker-threads", worker_threads,
+                   "Threads running the database work (0: --pool-size)")
+        ->check(CLI::Range(0, 1000))
+        ->capture_default_str();
+    app.add_option("--world-table", tables.world, "Name of the World table")->capture_default_str();
+    app.add_option("--fortune-table", tables.fortune, "Name of the Fortune table")
+        ->capture_default_str();
+    app.add_flag("--init", init, "Create and fill the World and Fortune tables, then exit");
+    CLI11_PARSE(app, argc, argv);
+
+    example::log_to_stderr();
+    try {
+        tables.world = example::checked_identifier(tables.world);
+        tables.fortune = example::checked_identifier(tables.fortune);
+        auto pool_options = example::pool_options(options);
+        pool_options.worker_threads = worker_threads;
+        auto factory = asio_soci::make_session_factory(options.database_url, pool_options);
+        spdlog::info("database {}", factory.url().to_string());
+
+        if (init) {
+            asio_soci::as_future(
+                factory, [&](soci::session& sql) { create_tables(sql, tables); }, asio::use_future)
+                .get();
+            spdlog::info("created {} ({} rows) and {} ({} rows)", tables.world, world_rows,
+                         tables.fortune, standard_fortunes.size());
+            return 0;
+        }
+
+        asio::io_context io{static_cast<int>(io_threads)};
+        requests_in_flight requests;
+        const asio_soci::restinio_options adapter_options{
+            .on_start = [&requests] { requests.start(); },
+            .on_finish = [&requests] { requests.finish(); }};
+        auto coroutine = [&](auto handler) {
+            return asio_soci::restinio_handler(io.get_executor(), factory, std::move(handler),
+                                               adapter_options);
+        };
+
+        auto db = coroutine(
+            [&](request_handle req, asio_soci::request_scope& scope) -> asio::awaitable<void> {
+                auto rows = co_await read_random_worlds(scope, tables.world, 1);
+                respond(req, restinio::status_ok(), json_type, to_json(rows.front()));
+            });
+        auto queries = coroutine(
+            [&](request_handle req, asio_soci::request_scope& scope) -> asio::awaitable<void> {
+                auto rows = co_await read_random_worlds(scope, tables.world, query_count(*req));
+                respond(req, restinio::status_ok(), json_type, to_json(rows));
+            });
+        auto fortunes = coroutine(
+            [&](request_handle req, asio_soci::request_scope& scope) -> asio::awaitable<void> {
+                asio_soci::session& s = co_await scope.session();  // a read: see read_random_worlds
+                auto rows = co_await asio_soci::as_future(
+                    s, [&](soci::session& sql) { return select_fortunes(sql, tables.fortune); });
+                respond(req, restinio::status_ok(), "text/html; charset=utf-8",
+                        fortunes_html(std::move(rows)));
+            });
+        auto updates =
+            coroutine([&](request_handle req, asio_soci::request_scope&) -> asio::awaitable<void> {
+                // Reads and writes in one transaction, in one offload: the one-shot form
+                // (acquire, begin, run, commit, give back, all on the workers).
+                // Named: see read_random_worlds.
+                auto select_and_update =
+                    [&, ids = distinct_random_ids(query_count(*req))](soci::session& sql) {
+                        auto rows = select_worlds(sql, tables.world, ids);
+                        for (auto& row : rows)
+                            row.random_number = random_1_to_10000();
+                        update_worlds(sql, tables.world, rows);
+                        return rows;
+                    };
+                auto rows = co_await asio_soci::as_future(factory, std::move(select_and_update));
+                respond(req, restinio::status_ok(), json_type, to_json(rows));
+            });
+
+        // Six fixed paths: compared directly, cheaper than the express router's regexes.
+        auto route = [&](request_handle req) -> restinio::request_handling_status_t {
+            const auto& target = req->header().path();
+            const std::string_view path{target.data(), target.size()};
+            if (req->header().method() != restinio::http_method_get())
+                return restinio::request_rejected();
+            if (path == "/plaintext")
+                respond(req, restinio::status_ok(), "text/plain", "Hello, World!");
+            else if (path == "/json")
+                respond(req, restinio::status_ok(), json_type,
+                        "{\"message\":" + json_string("Hello, World!") + "}");
+            else if (path == "/db")
+                return db(std::move(req));
+            else if (path == "/queries")
+                return queries(std::move(req));
+            else if (path == "/fortunes")
+                return fortunes(std::move(req));
+            else if (path == "/updates")
+                return updates(std::move(req));
+            else
+                respond(req, restinio::status_not_found(), "text/plain", "Not Found");
+            return restinio::request_accepted();
+        };
+
+        return serve(io, io_threads, options, route, requests);
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        return 1;
+    }
+}
