@@ -1,0 +1,1 @@
+select E'it''s \' ;' ; select "a;b" from x;
