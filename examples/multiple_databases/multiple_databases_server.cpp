@@ -57,6 +57,9 @@ int main(int argc, char** argv) {
     try {
         const std::string users = example::checked_identifier(prefix + "users");
         const std::string events = example::checked_identifier(prefix + "events");
+        // Before the factory, so it outlives it: the pool, when it goes, finishes the calls
+        // still running on its workers, which complete on this io_context.
+        asio::io_context io;
         asio_soci::database_binds binds{
             {"default",
              asio_soci::make_session_factory(options.database_url, example::pool_options(options))},
@@ -73,7 +76,6 @@ int main(int argc, char** argv) {
             asio::use_future)
             .get();
 
-        asio::io_context io;
         example::in_flight requests;
         auto coroutine = [&](auto handler) {
             return asio_soci::restinio_handler(io.get_executor(), binds, std::move(handler),

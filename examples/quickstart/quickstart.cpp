@@ -52,9 +52,9 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     try {
+        asio::io_context io;  // before the factory, which must go first (see docs/design.md)
         auto factory =
             asio_soci::make_session_factory(url, {.pool_size = 4, .acquire_timeout = 5s});
-        asio::io_context io;
 
         asio::co_spawn(
             io,

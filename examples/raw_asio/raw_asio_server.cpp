@@ -133,6 +133,9 @@ int main(int argc, char** argv) {
 
     example::log_to_stderr();
     try {
+        // Before the factory, so it outlives it: the pool, when it goes, finishes the calls
+        // still running on its workers, which complete on this io_context.
+        asio::io_context io;
         context ctx{
             asio_soci::make_session_factory(options.database_url, example::pool_options(options)),
             example::checked_identifier(table),
@@ -143,7 +146,6 @@ int main(int argc, char** argv) {
             asio::use_future)
             .get();
 
-        asio::io_context io;
         tcp::acceptor acceptor{io, {asio::ip::make_address(options.address), options.port}};
         example::announce_listening("tcp", acceptor.local_endpoint());
         asio::co_spawn(io, accept_connections(ctx, acceptor), asio::detached);

@@ -436,6 +436,9 @@ int main(int argc, char** argv) {
         tables.fortune = example::checked_identifier(tables.fortune);
         auto pool_options = example::pool_options(options);
         pool_options.worker_threads = worker_threads;
+        // Before the factory, so it outlives it: the pool, when it goes, finishes the calls
+        // still running on its workers, which complete on this io_context.
+        asio::io_context io{static_cast<int>(io_threads)};
         auto factory = asio_soci::make_session_factory(options.database_url, pool_options);
         spdlog::info("database {}", factory.url().to_string());
 
@@ -448,7 +451,6 @@ int main(int argc, char** argv) {
             return 0;
         }
 
-        asio::io_context io{static_cast<int>(io_threads)};
         requests_in_flight requests;
         const asio_soci::restinio_options adapter_options{
             .on_start = [&requests] { requests.start(); },

@@ -122,11 +122,13 @@ int main(int argc, char** argv) {
     example::log_to_stderr();
     try {
         table = example::checked_identifier(table);
+        // Before the factory, so it outlives it: the pool, when it goes, finishes the calls
+        // still running on its workers, which complete on this io_context.
+        asio::io_context io;
         auto factory =
             asio_soci::make_session_factory(options.database_url, example::pool_options(options));
         spdlog::info("database {}", factory.url().to_string());
 
-        asio::io_context io;
         example::in_flight requests;
         auto adapter_options = example::adapter_options(requests);
         auto coroutine = [&](auto handler) {
