@@ -1,5 +1,6 @@
 #include "../support.hpp"
 
+#include <asio/bind_executor.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/deferred.hpp>
 #include <asio/experimental/parallel_group.hpp>
@@ -64,7 +65,11 @@ TEST_CASE("storm: 10,000 calls cancelled at random points lose and half-write no
             // the timer wins (a call whose commit had started completes successfully).
             auto [order, call_error, timer_error] =
                 co_await asio::experimental::make_parallel_group(
-                    asio_soci::as_future(factory, insert, asio::experimental::deferred),
+                    // Bound to the io_context: it completes where the group emits its
+                    // cancellation (without an executor it would complete on a worker,
+                    // racing with the emission; see docs/reliability.md).
+                    asio_soci::as_future(factory, insert,
+                                         asio::bind_executor(io, asio::experimental::deferred)),
                     deadline.async_wait(asio::experimental::deferred))
                     .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
             outcomes[id] = !call_error ? outcome::committed : outcome::aborted;
