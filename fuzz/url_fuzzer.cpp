@@ -14,9 +14,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const auto url = asio_soci::database_url::parse(text);
         const auto shown = url.to_string();
         (void)url.soci_connect_string();
-        if (const auto& password = url.password(); password && password->size() >= 8 &&
-                                                   url.redact(shown).find(*password) !=
-                                                       std::string::npos)
+        if (const auto& password = url.password();
+            password && password->size() >= 8 &&
+            url.redact(shown).find(*password) != std::string::npos)
             std::abort();  // a password that survives redaction of the shown URL
     } catch (const asio_soci::url_error&) {
     }

@@ -154,16 +154,21 @@ int main(int argc, char** argv) {
         router->http_get("/", coroutine(count));
         router->http_get("/coroutine", coroutine(count));
 
+        // The last step of /callback and /sync, on the io_context.
+        auto answer_count = [&](const request_handle& req, std::exception_ptr error, long long n) {
+            if (error)
+                asio_soci::respond_if_unanswered(*req, error);
+            else
+                example::respond(req, restinio::status_ok(), users_so_far(n));
+            requests.finish();
+        };
+
         router->http_get("/callback", [&](request_handle req, restinio::router::route_params_t) {
             requests.start();
             asio_soci::as_future(
                 factory, [&](soci::session& sql) { return example::count_users(sql, table); },
                 asio::bind_executor(io, [&, req](std::exception_ptr error, long long n) {
-                    if (error)
-                        asio_soci::respond_if_unanswered(*req, error);
-                    else
-                        example::respond(req, restinio::status_ok(), users_so_far(n));
-                    requests.finish();
+                    answer_count(req, error, n);
                 }));
             return restinio::request_accepted();
         });
@@ -184,13 +189,7 @@ int main(int argc, char** argv) {
                 } catch (...) {
                     error = std::current_exception();
                 }
-                asio::post(io, [&, req, error, n] {
-                    if (error)
-                        asio_soci::respond_if_unanswered(*req, error);
-                    else
-                        example::respond(req, restinio::status_ok(), users_so_far(n));
-                    requests.finish();
-                });
+                asio::post(io, [&, req, error, n] { answer_count(req, error, n); });
             });
             return restinio::request_accepted();
         });

@@ -32,7 +32,7 @@ struct pool_stats {
     std::uint64_t connects_total = 0;          ///< connections opened
     std::uint64_t connect_failures_total = 0;  ///< connection attempts that failed
     std::uint64_t discarded_total = 0;         ///< connections closed as broken or expired
-    std::uint64_t retries_total = 0;  ///< units of work rerun under a retry_policy
+    std::uint64_t retries_total = 0;           ///< units of work rerun under a retry_policy
 
     duration_summary acquire_wait;   ///< from async_acquire() to the lease
     duration_summary call_duration;  ///< user functions run on the workers
