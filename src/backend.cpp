@@ -115,6 +115,24 @@ connect_settings make_connect_settings(const database_url& url) {
     return settings;
 }
 
+// SOCI 4.0.3's SQLite backend builds a table of column type names in a function-local
+// static the first time it describes a column (a soci::row, rowset<row>). The guard is
+// thread-safe, but its fast path runs in an uninstrumented library, so ThreadSanitizer
+// reports every later describe on another thread as a race with the first. Building it
+// here, once, before any worker uses a connection, gives those describes a visible
+// happens-before edge (std::call_once, then the post to a worker) at the cost of one
+// in-memory connection per process.
+void initialize_backend_statics(asio_soci::backend kind) {
+    if (kind != backend::sqlite3)
+        return;
+    static std::once_flag once;
+    std::call_once(once, [] {
+        soci::session sql{soci::sqlite3, ":memory:"};
+        soci::row row;
+        sql << "select 1", soci::into(row);
+    });
+}
+
 native_connection::~native_connection() {
     close();
 }

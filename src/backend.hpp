@@ -27,6 +27,10 @@ struct connect_settings {
 };
 connect_settings make_connect_settings(const database_url& url);
 
+/// Once per process, before the first connection of `kind` is used: builds the backend
+/// library's lazily initialised statics on the calling thread (see backend.cpp).
+void initialize_backend_statics(asio_soci::backend kind);
+
 enum class transaction_state { idle, in_transaction, broken };
 
 /// A connection's native handle, kept beside its soci::session.

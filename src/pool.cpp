@@ -119,6 +119,7 @@ pool::pool(database_url url, pool_options options)
       recyclable_(!url_.is_sqlite_memory()),
       workers_(options_.worker_threads ? options_.worker_threads : options_.pool_size),
       timer_(service_) {
+    initialize_backend_statics(settings_.kind);
     const std::size_t size = effective_pool_size(url_, options_);
     if (size != options_.pool_size)
         logger_->info(
