@@ -6,10 +6,10 @@
 #                      [--build-dir DIR] [-- tfb_server options...]
 #
 # Builds tfb_server in Release (DIR, default build-release next to the sources; JOBS sets
-# the build's parallelism), starts PostgreSQL, runs `tfb_server --init`, starts the
-# server, warms each endpoint up, then runs `wrk --latency` on each and prints
-# requests/s, p99 latency and errors, and the server's peak RSS (VmHWM). Everything it
-# started is stopped on exit.
+# the build's parallelism), starts PostgreSQL, runs `tfb_server --init` (migrations and
+# World rows), starts the server, warms each endpoint up, then runs `wrk --latency` on
+# each and prints requests/s, p99 latency and errors, and the server's peak RSS (VmHWM).
+# Everything it started is stopped on exit.
 set -euo pipefail
 
 # shellcheck source=scripts/lib/common.sh

@@ -77,7 +77,42 @@ std::size_t effective_pool_size(const database_url& url, const pool_options& opt
     return url.is_sqlite_memory() ? 1 : options.pool_size;
 }
 
+// The connection whose call this worker thread is running, for connection_state().
+thread_local connection_slot* running_slot = nullptr;
+
+class running_on {
+public:
+    explicit running_on(connection_slot& slot) noexcept { running_slot = &slot; }
+    ~running_on() { running_slot = nullptr; }
+    running_on(const running_on&) = delete;
+    running_on& operator=(const running_on&) = delete;
+};
+
+connection_slot& slot_running(soci::session& sql) {
+    if (!running_slot || running_slot->sql.get() != &sql)
+        throw std::logic_error(
+            "asio_soci::connection_state() outside a call that as_future() runs, or with "
+            "another soci::session than the call was given");
+    return *running_slot;
+}
+
 }  // namespace
+
+void* find_connection_state(soci::session& sql, std::type_index type) {
+    for (auto& state : slot_running(sql).states) {
+        if (state.type == type)
+            return state.object.get();
+    }
+    return nullptr;
+}
+
+void* keep_connection_state(soci::session& sql, std::type_index type, void* object,
+                            state_deleter destroy) {
+    auto& states = slot_running(sql).states;
+    states.reserve(states.size() + 1);  // so that the push cannot throw and delete `object`
+    states.push_back({type, {object, destroy}});
+    return object;
+}
 
 void duration_counter::add(clock::duration d) noexcept {
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
@@ -332,6 +367,7 @@ void pool::open(connection_slot& slot) {
 void pool::close(connection_slot& slot, const char* why) noexcept {
     if (!slot.sql)
         return;
+    slot.states.clear();  // statements first: they need their session
     slot.native.close();
     slot.sql.reset();
     open_count_.fetch_sub(1, std::memory_order_relaxed);
@@ -431,10 +467,13 @@ void pool::run(connection_slot& slot, offload_base& op) noexcept {
     if (transition(state, pending, running)) {
         const auto start = clock::now();
         soci::session& sql = *slot.sql;
-        if (one_shot)
-            run_unit_of_work(sql, static_cast<one_shot_base&>(op));
-        else
-            op.execute(sql);
+        {
+            running_on running{slot};
+            if (one_shot)
+                run_unit_of_work(sql, static_cast<one_shot_base&>(op));
+            else
+                op.execute(sql);
+        }
         const auto elapsed = clock::now() - start;
         call_duration_.add(elapsed);
         const auto threshold = options_.slow_call_threshold;

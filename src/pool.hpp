@@ -4,6 +4,7 @@
 
 #include "backend.hpp"
 
+#include <asio_soci/connection_state.hpp>
 #include <asio_soci/database_url.hpp>
 #include <asio_soci/detail/core.hpp>
 #include <asio_soci/pool_options.hpp>
@@ -17,6 +18,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <typeindex>
 #include <vector>
 
 namespace asio_soci::detail {
@@ -37,6 +39,12 @@ struct connection_slot {
     pool& owner;
     std::unique_ptr<soci::session> sql;  // null: not open
     native_connection native;
+    // connection_state<T>() objects; declared after `sql`, so destroyed before it.
+    struct kept_state {
+        std::type_index type;
+        std::unique_ptr<void, state_deleter> object;
+    };
+    std::vector<kept_state> states;
     clock::time_point opened_at{};
     clock::time_point idle_since{};
 

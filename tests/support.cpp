@@ -39,6 +39,10 @@ database::database() {
             throw std::runtime_error("ASIO_SOCI_TEST_POSTGRESQL_URL is not set");
         postgresql_ = true;
         url_ = url;
+        schema_ = "test_" + unique_suffix();
+        execute("create schema " + schema_);
+        // Unqualified names resolve in, and new tables go to, the test's own schema.
+        url_ = url_with("options", "-csearch_path%3D" + schema_);
     } else {
         file_ =
             (std::filesystem::temp_directory_path() / ("asio_soci_test_" + unique_suffix() + ".db"))
@@ -49,11 +53,9 @@ database::database() {
 
 database::~database() {
     if (postgresql_) {
-        for (const auto& t : tables_) {
-            try {
-                execute("drop table if exists " + t);
-            } catch (...) {
-            }
+        try {
+            execute("drop schema if exists " + schema_ + " cascade");
+        } catch (...) {
         }
     } else {
         for (const char* suffix : {"", "-wal", "-shm", "-journal"})
@@ -61,9 +63,12 @@ database::~database() {
     }
 }
 
+std::string database::url_with(const std::string& key, const std::string& value) const {
+    return url_ + (url_.find('?') == std::string::npos ? "?" : "&") + key + "=" + value;
+}
+
 std::string database::table(const std::string& prefix) {
-    tables_.push_back(prefix + "_" + unique_suffix());
-    return tables_.back();
+    return prefix + "_" + unique_suffix();
 }
 
 std::string database::create_table(const std::string& prefix) {

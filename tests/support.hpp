@@ -16,9 +16,10 @@
 
 namespace test {
 
-/// The database the current test run targets (ASIO_SOCI_TEST_BACKEND): a fresh SQLite
-/// file per instance, or the PostgreSQL database named by ASIO_SOCI_TEST_POSTGRESQL_URL.
-/// Table names from table() are unique, and dropped when the instance goes.
+/// The database the current test run targets (ASIO_SOCI_TEST_BACKEND), empty and private
+/// to the instance: a fresh SQLite file, or a fresh schema in the PostgreSQL database
+/// named by ASIO_SOCI_TEST_POSTGRESQL_URL, first on the search_path of url(). Both go
+/// when the instance goes.
 class database {
 public:
     database();
@@ -28,7 +29,9 @@ public:
 
     bool is_postgresql() const { return postgresql_; }
     const std::string& url() const { return url_; }
-    /// A table name unique to this instance; dropped on destruction.
+    /// url() with one more query parameter (a value that needs no percent-encoding).
+    std::string url_with(const std::string& key, const std::string& value) const;
+    /// A table name unique to this instance (for several tables of one kind).
     std::string table(const std::string& prefix);
     /// Creates a table `name(id integer primary key, name varchar(100) unique)`.
     std::string create_table(const std::string& prefix);
@@ -41,8 +44,8 @@ public:
 private:
     bool postgresql_ = false;
     std::string url_;
-    std::string file_;
-    std::vector<std::string> tables_;
+    std::string file_;    // SQLite
+    std::string schema_;  // PostgreSQL
 };
 
 /// The name of the backend under test, for skip messages and section names.

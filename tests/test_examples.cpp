@@ -52,9 +52,8 @@ asio::awaitable<void> until_stats(unsigned short port,
     }
 }
 
-std::vector<std::string> server_args(const test::database& db, const std::string& table,
-                                     std::vector<std::string> more = {}) {
-    std::vector<std::string> args{"--database-url", db.url(), "--port", "0", "--table", table};
+std::vector<std::string> server_args(const test::database& db, std::vector<std::string> more = {}) {
+    std::vector<std::string> args{"--database-url", db.url(), "--port", "0"};
     args.insert(args.end(), more.begin(), more.end());
     return args;
 }
@@ -63,8 +62,7 @@ std::vector<std::string> server_args(const test::database& db, const std::string
 
 TEST_CASE("example: users_server serves the seed's routes", "[db][examples]") {
     test::database db;
-    const auto table = db.table("users");
-    server_process server{USERS_SERVER, server_args(db, table)};
+    server_process server{USERS_SERVER, server_args(db)};
     const auto port = server.port();
 
     for (const char* path : {"/", "/sync", "/callback", "/coroutine"}) {
@@ -92,19 +90,26 @@ TEST_CASE("example: users_server serves the seed's routes", "[db][examples]") {
 
     for (const char* path : {"/", "/sync", "/callback", "/coroutine"})
         CHECK(http(port, "GET", path).body == "2 users so far!\n");
-    CHECK(db.scalar("select count(*) from " + table) == 2);  // committed, really there
+    CHECK(db.scalar("select count(*) from users") == 2);  // committed, really there
     CHECK(http(port, "GET", "/health").body == "ok\n");
     CHECK(http(port, "GET", "/no/such/page").status == 404);
     CHECK(http(port, "GET", "/slow").status == 404);  // only with --enable-slow-endpoint
     CHECK(server.stop() == 0);
+
+    // The schema came from the embedded migrations; a restart finds it up to date and
+    // keeps the data.
+    CHECK(db.scalar("select count(*) from asio_soci_migrations") == 1);
+    server_process restarted{USERS_SERVER, server_args(db)};
+    CHECK(http(restarted.port(), "GET", "/").body == "2 users so far!\n");
+    CHECK(db.scalar("select count(*) from asio_soci_migrations") == 1);
+    CHECK(restarted.stop() == 0);
 }
 
 TEST_CASE("example: users_server answers /health at once while pool_size 1 is busy",
           "[db][examples]") {
     test::database db;
-    server_process server{
-        USERS_SERVER,
-        server_args(db, db.table("users"), {"--pool-size", "1", "--enable-slow-endpoint"})};
+    server_process server{USERS_SERVER,
+                          server_args(db, {"--pool-size", "1", "--enable-slow-endpoint"})};
     const auto port = server.port();
 
     asio::io_context io;
@@ -151,9 +156,8 @@ TEST_CASE("example: users_server answers /health at once while pool_size 1 is bu
 TEST_CASE("example: users_server answers 503 with Retry-After past acquire_timeout",
           "[db][examples]") {
     test::database db;
-    server_process server{USERS_SERVER, server_args(db, db.table("users"),
-                                                    {"--pool-size", "1", "--acquire-timeout-ms",
-                                                     "200", "--enable-slow-endpoint"})};
+    server_process server{USERS_SERVER, server_args(db, {"--pool-size", "1", "--acquire-timeout-ms",
+                                                         "200", "--enable-slow-endpoint"})};
     const auto port = server.port();
 
     asio::io_context io;
@@ -188,9 +192,8 @@ TEST_CASE("example: users_server answers 503 with Retry-After past acquire_timeo
 
 TEST_CASE("example: users_server lets a request in flight finish on SIGTERM", "[db][examples]") {
     test::database db;
-    server_process server{
-        USERS_SERVER,
-        server_args(db, db.table("users"), {"--pool-size", "1", "--enable-slow-endpoint"})};
+    server_process server{USERS_SERVER,
+                          server_args(db, {"--pool-size", "1", "--enable-slow-endpoint"})};
     const auto port = server.port();
 
     asio::io_context io;
@@ -223,25 +226,9 @@ TEST_CASE("example: multiple_databases_server writes to both databases in one re
           "[db][examples]") {
     test::database users_db;
     test::database analytics_db;
-    // The server creates <prefix>users and <prefix>events, dropped afterwards (on the
-    // shared PostgreSQL database both are in the same database).
-    const auto prefix = users_db.table("md") + "_";
-    struct drop_tables {
-        test::database& users;
-        test::database& analytics;
-        std::string prefix;
-        ~drop_tables() {
-            try {
-                users.execute("drop table if exists " + prefix + "users");
-                analytics.execute("drop table if exists " + prefix + "events");
-            } catch (...) {
-            }
-        }
-    } cleanup{users_db, analytics_db, prefix};
-
-    server_process server{MULTIPLE_DATABASES_SERVER,
-                          {"--database-url", users_db.url(), "--analytics-url", analytics_db.url(),
-                           "--table-prefix", prefix, "--port", "0"}};
+    server_process server{
+        MULTIPLE_DATABASES_SERVER,
+        {"--database-url", users_db.url(), "--analytics-url", analytics_db.url(), "--port", "0"}};
     const auto port = server.port();
 
     CHECK(http(port, "GET", "/").body == "users: 0, events: 0\n");
@@ -252,13 +239,16 @@ TEST_CASE("example: multiple_databases_server writes to both databases in one re
     CHECK(again.status == 409);
     CHECK(http(port, "POST", "/signup", "", "application/x-www-form-urlencoded").status == 400);
     CHECK(http(port, "GET", "/").body == "users: 1, events: 1\n");  // the 409 rolled back
-    CHECK(analytics_db.scalar("select count(*) from " + prefix + "events") == 1);
+    CHECK(analytics_db.scalar("select count(*) from events") == 1);
+    // Each database got its own migrations, recorded in its own version table.
+    CHECK(users_db.scalar("select count(*) from asio_soci_migrations") == 1);
+    CHECK(analytics_db.scalar("select count(*) from analytics_migrations") == 1);
     CHECK(server.stop() == 0);
 }
 
 TEST_CASE("example: raw_asio_server speaks its line protocol", "[db][examples]") {
     test::database db;
-    server_process server{RAW_ASIO_SERVER, server_args(db, db.table("users"))};
+    server_process server{RAW_ASIO_SERVER, server_args(db)};
 
     asio::io_context io;
     tcp::socket socket{io};

@@ -343,7 +343,7 @@ TEST_CASE("migrations: a failing migration leaves the previous revision intact",
     // (other tests may hold advisory locks on the shared server meanwhile).
     const auto application = db.table("migrator");
     auto factory = asio_soci::make_session_factory(
-        db.is_postgresql() ? db.url() + "?application_name=" + application : db.url());
+        db.is_postgresql() ? db.url_with("application_name", application) : db.url());
     asio_soci::migrator m{factory, fx.dir.load(), fx.options()};
 
     const auto message = message_of([&] { m.upgrade(); });

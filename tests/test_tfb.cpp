@@ -1,5 +1,6 @@
 // Integration tests of examples/tfb (tfb_server): the TechEmpower Framework Benchmarks
-// rules, checked over real sockets against a database that `tfb_server --init` filled.
+// rules, checked over real sockets against a database that `tfb_server --init` migrated
+// and filled.
 #include "example_support.hpp"
 #include "support.hpp"
 
@@ -21,8 +22,8 @@ namespace {
 
 constexpr int world_rows = 10000;
 
-// A fresh TFB database (world and fortune tables of unique names, filled by --init) and
-// tfb_server serving it on a free port.
+// A fresh TFB database (migrated and filled by --init) and tfb_server serving it on a
+// free port.
 class tfb_fixture {
 public:
     tfb_fixture() {
@@ -34,8 +35,6 @@ public:
     unsigned short port() const { return server_->port(); }
     int stop() { return server_->stop(); }
     test::database& db() { return db_; }
-    const std::string& world() const { return world_; }
-    const std::string& fortune() const { return fortune_; }
 
     /// Every world row's random number, indexed by id (one query on a connection of the
     /// test's own).
@@ -43,7 +42,7 @@ public:
         std::vector<int> ids(world_rows);
         std::vector<int> random_numbers(world_rows);
         auto sql = db_.connect();
-        *sql << "select id, randomnumber from " + world_ + " order by id", soci::into(ids),
+        *sql << "select id, randomnumber from world order by id", soci::into(ids),
             soci::into(random_numbers);
         REQUIRE(ids.size() == world_rows);
         std::vector<int> by_id(world_rows + 1);
@@ -54,15 +53,12 @@ public:
 
 private:
     std::vector<std::string> arguments(std::vector<std::string> more) const {
-        std::vector<std::string> args{"--database-url", db_.url(),         "--world-table",
-                                      world_,           "--fortune-table", fortune_};
+        std::vector<std::string> args{"--database-url", db_.url()};
         args.insert(args.end(), more.begin(), more.end());
         return args;
     }
 
     test::database db_;
-    std::string world_ = db_.table("world");
-    std::string fortune_ = db_.table("fortune");
     std::optional<test::server_process> server_;
 };
 
@@ -99,15 +95,21 @@ std::vector<std::pair<int, int>> world_rows_of(const std::string& body, bool arr
 
 }  // namespace
 
-TEST_CASE("tfb: --init fills the tables, /json and /plaintext carry the TFB headers",
+TEST_CASE("tfb: --init migrates and fills the tables, /json and /plaintext carry the TFB headers",
           "[db][examples]") {
     tfb_fixture tfb;
-    CHECK(tfb.db().scalar("select count(*) from " + tfb.world()) == world_rows);
-    CHECK(tfb.db().scalar("select min(id) from " + tfb.world()) == 1);
-    CHECK(tfb.db().scalar("select max(id) from " + tfb.world()) == world_rows);
-    CHECK(tfb.db().scalar("select min(randomnumber) from " + tfb.world()) >= 1);
-    CHECK(tfb.db().scalar("select max(randomnumber) from " + tfb.world()) <= world_rows);
-    CHECK(tfb.db().scalar("select count(*) from " + tfb.fortune()) == 12);
+    CHECK(tfb.db().scalar("select count(*) from asio_soci_migrations") == 2);
+    CHECK(tfb.db().scalar("select count(*) from world") == world_rows);
+    CHECK(tfb.db().scalar("select min(id) from world") == 1);
+    CHECK(tfb.db().scalar("select max(id) from world") == world_rows);
+    CHECK(tfb.db().scalar("select min(randomnumber) from world") >= 1);
+    CHECK(tfb.db().scalar("select max(randomnumber) from world") <= world_rows);
+    CHECK(tfb.db().scalar("select count(*) from fortune") == 12);
+    // A second start finds the schema up to date and the table full: nothing changes.
+    const auto random_numbers = tfb.stored_random_numbers();
+    CHECK(test::run_process(TFB_SERVER, {"--database-url", tfb.db().url(), "--init"}) == 0);
+    CHECK(tfb.stored_random_numbers() == random_numbers);
+    CHECK(tfb.db().scalar("select count(*) from asio_soci_migrations") == 2);
 
     auto json = test::http(tfb.port(), "GET", "/json");
     check_tfb_response(json, "application/json");
@@ -185,7 +187,7 @@ TEST_CASE("tfb: /fortunes renders TFB's exact HTML, escaped and sorted", "[db][e
         "</table></body></html>";
     CHECK(response.body == expected);
     // The added fortune is added per response, never stored.
-    CHECK(tfb.db().scalar("select count(*) from " + tfb.fortune()) == 12);
+    CHECK(tfb.db().scalar("select count(*) from fortune") == 12);
     CHECK(test::http(tfb.port(), "GET", "/fortunes").body == expected);
     CHECK(tfb.stop() == 0);
 }

@@ -42,17 +42,29 @@ std::string sqlite_url_next_to_executable(std::string_view file_name) {
     return "sqlite:///" + (executable.parent_path() / file_name).string();
 }
 
-std::string checked_identifier(std::string name) {
-    auto plain = [](char c, bool first) {
-        return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-               (!first && c >= '0' && c <= '9');
-    };
-    bool ok = !name.empty() && name.size() <= 63;
-    for (std::size_t i = 0; ok && i < name.size(); ++i)
-        ok = plain(name[i], i == 0);
-    if (!ok)
-        throw std::invalid_argument("not a plain SQL identifier: '" + name + "'");
-    return name;
+asio_soci::migration_set migrations_for(asio_soci::backend dialect,
+                                        asio_soci::migration_set postgresql,
+                                        asio_soci::migration_set sqlite) {
+    switch (dialect) {
+        case asio_soci::backend::postgresql:
+            return postgresql;
+        case asio_soci::backend::sqlite3:
+            return sqlite;
+        case asio_soci::backend::mysql:
+            break;
+    }
+    throw std::invalid_argument("the examples have migrations for PostgreSQL and SQLite only");
+}
+
+void upgrade_schema(const asio_soci::session_factory& factory,
+                    const asio_soci::migration_set& migrations, const std::string& version_table) {
+    const auto applied =
+        asio_soci::upgrade_to_head(factory, migrations, {.version_table = version_table});
+    if (applied.empty())
+        spdlog::info("schema ({}) up to date at revision {}", version_table, migrations.head());
+    else
+        spdlog::info("schema ({}): applied {} migration(s), now at revision {}", version_table,
+                     applied.size(), migrations.head());
 }
 
 void log_to_stderr() {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <asio_soci/asio_soci.hpp>
+#include <asio_soci/migrations.hpp>
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
@@ -36,9 +37,17 @@ asio_soci::pool_options pool_options(const server_options& options);
 /// `sqlite:///<directory of the running executable>/<file_name>`.
 std::string sqlite_url_next_to_executable(std::string_view file_name);
 
-/// Throws std::invalid_argument unless `name` is a plain SQL identifier (table names
-/// cannot be bound parameters, so they are checked before they reach SQL text).
-std::string checked_identifier(std::string name);
+/// `postgresql` or `sqlite`, the set written for `dialect` (where the SQL differs, e.g.
+/// in how a database-assigned id is declared); std::invalid_argument for MySQL.
+asio_soci::migration_set migrations_for(asio_soci::backend dialect,
+                                        asio_soci::migration_set postgresql,
+                                        asio_soci::migration_set sqlite);
+
+/// Applies the pending `migrations` to the database of `factory` (version table
+/// `version_table`) and logs what it did. Blocks: call it before the io_context runs.
+void upgrade_schema(const asio_soci::session_factory& factory,
+                    const asio_soci::migration_set& migrations,
+                    const std::string& version_table = "asio_soci_migrations");
 
 /// Sends spdlog's default logger to stderr, so that stdout carries only the
 /// "listening on" line that tests (and scripts) read.

@@ -1,7 +1,11 @@
 // The users table of the seed's example (id, username unique), shared by the example
-// servers. The functions taking soci::session& run on the pool's workers, inside
-// as_future(); the table name is checked by example::checked_identifier().
+// servers. Its schema comes from migrations (examples/common/migrations/users/), applied
+// at start-up; the functions taking soci::session& run on the pool's workers, inside
+// as_future().
 #pragma once
+
+#include <asio_soci/database_url.hpp>
+#include <asio_soci/migrations.hpp>
 
 #include <soci/soci.h>
 
@@ -15,15 +19,16 @@ namespace example {
 /// The longest accepted user name (the column is varchar(100)).
 inline constexpr std::size_t max_username_length = 100;
 
-/// `create table if not exists <table> (id, username unique)`. (Migrations come later.)
-void create_users_table(soci::session& sql, const std::string& table);
+/// The migrations that create the users table on `dialect` (PostgreSQL or SQLite, which
+/// declare a database-assigned id differently). Embedded in the binary at build time.
+asio_soci::migration_set users_migrations(asio_soci::backend dialect);
 
-/// select count(*) from <table>.
-long long count_users(soci::session& sql, const std::string& table);
+/// select count(*) from users.
+long long count_users(soci::session& sql);
 
 /// Inserts `username`; false when it is taken already. Race-free: the unique
 /// constraint decides (insert ... on conflict do nothing, PostgreSQL and SQLite).
-bool add_user(soci::session& sql, const std::string& table, const std::string& username);
+bool add_user(soci::session& sql, const std::string& username);
 
 /// Why `username` cannot be added, or nothing when it can.
 std::optional<std::string> invalid_username(std::string_view username);

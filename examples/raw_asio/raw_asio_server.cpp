@@ -1,8 +1,10 @@
 // asio-soci needs no HTTP framework: a TCP server on plain Asio sockets with a line
 // protocol, one request_scope per command.
 //
-//   raw_asio_server [--database-url URL] [--address ADDR] [--port N] [--table NAME]
+//   raw_asio_server [--database-url URL] [--address ADDR] [--port N]
 //                   [--pool-size N] [--acquire-timeout-ms MS]
+//
+// At start-up it applies the users table's migrations (embedded in the binary).
 //
 //   COUNT        -> OK <number of users>
 //   ADD <name>   -> OK added | ERR duplicate | ERR <why the name is invalid>
@@ -35,7 +37,6 @@ constexpr std::size_t max_line_length = 1024;
 
 struct context {
     asio_soci::session_factory factory;
-    std::string table;
     example::in_flight requests;
 };
 
@@ -45,7 +46,7 @@ asio::awaitable<std::string> execute(context& ctx, const std::string& line) {
     if (line == "COUNT") {
         asio_soci::session& s = co_await scope.session();
         long long n = co_await asio_soci::as_future(
-            s, [&](soci::session& sql) { return example::count_users(sql, ctx.table); });
+            s, [&](soci::session& sql) { return example::count_users(sql); });
         co_return "OK " + std::to_string(n);
     }
     if (line.starts_with("ADD ")) {
@@ -54,7 +55,7 @@ asio::awaitable<std::string> execute(context& ctx, const std::string& line) {
             co_return "ERR " + *problem;
         asio_soci::session& s = co_await scope.session();
         bool added = co_await asio_soci::as_future(
-            s, [&](soci::session& sql) { return example::add_user(sql, ctx.table, name); });
+            s, [&](soci::session& sql) { return example::add_user(sql, name); });
         co_return added ? "OK added" : "ERR duplicate";
     }
     co_return "ERR unknown command";
@@ -127,8 +128,6 @@ int main(int argc, char** argv) {
     CLI::App app{"asio-soci raw Asio example: a line protocol on plain TCP sockets"};
     example::server_options options;
     example::add_server_options(app, options, example::sqlite_url_next_to_executable("users.db"));
-    std::string table = "users";
-    app.add_option("--table", table, "Name of the users table")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
 
     example::log_to_stderr();
@@ -138,13 +137,10 @@ int main(int argc, char** argv) {
         asio::io_context io;
         context ctx{
             asio_soci::make_session_factory(options.database_url, example::pool_options(options)),
-            example::checked_identifier(table),
             {}};
         spdlog::info("database {}", ctx.factory.url().to_string());
-        asio_soci::as_future(
-            ctx.factory, [&](soci::session& sql) { example::create_users_table(sql, ctx.table); },
-            asio::use_future)
-            .get();
+        example::upgrade_schema(ctx.factory,
+                                example::users_migrations(ctx.factory.url().backend()));
 
         tcp::acceptor acceptor{io, {asio::ip::make_address(options.address), options.port}};
         example::announce_listening("tcp", acceptor.local_endpoint());

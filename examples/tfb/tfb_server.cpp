@@ -2,8 +2,7 @@
 // threads, with the database work on asio-soci's workers.
 //
 //   tfb_server [--database-url URL] [--address ADDR] [--port N] [--io-threads N]
-//              [--pool-size N] [--worker-threads N] [--acquire-timeout-ms MS]
-//              [--world-table NAME] [--fortune-table NAME] [--init]
+//              [--pool-size N] [--worker-threads N] [--acquire-timeout-ms MS] [--init]
 //
 //   GET /json               {"message":"Hello, World!"}
 //   GET /plaintext          Hello, World!
@@ -12,9 +11,12 @@
 //   GET /fortunes           every Fortune row plus one added at request time, sorted, HTML
 //   GET /updates?queries=N  N random rows, each given a new random number, persisted
 //
-// --init drops, creates and fills the world (10,000 rows) and fortune (the 12 standard
-// fortunes) tables, then exits; without it the server expects them to exist.
+// At start-up it applies its migrations (examples/tfb/migrations/, embedded in the
+// binary: the world table, the fortune table with the 12 standard fortunes) and fills an
+// empty world table with 10,000 random rows. --init does that and exits.
 #include "../common/server.hpp"
+
+#include "tfb_migrations.hpp"
 
 #include <asio_soci/asio_soci.hpp>
 #include <asio_soci/restinio.hpp>
@@ -48,11 +50,6 @@ using request_handle = restinio::request_handle_t;
 
 constexpr int world_rows = 10000;
 constexpr std::size_t max_queries = 500;
-
-struct table_names {
-    std::string world = "world";
-    std::string fortune = "fortune";
-};
 
 struct world_row {
     int id = 0;
@@ -90,107 +87,85 @@ std::vector<int> distinct_random_ids(std::size_t count) {
 
 // --- SQL (runs on the workers, inside as_future) ----------------------------------------
 
-// A statement over `query` with its exchanges bound. A statement run once is a one-time
-// query: on PostgreSQL one round trip, where a prepared one adds PREPARE and DEALLOCATE;
-// one run several times is prepared, so the server parses and plans it once.
-template <class... Exchanges>
-soci::statement make_statement(soci::session& sql, const std::string& query, bool run_repeatedly,
-                               Exchanges&&... exchanges) {
-    soci::statement statement{sql};
-    (statement.exchange(std::forward<Exchanges>(exchanges)), ...);
-    statement.alloc();
-    statement.prepare(query, run_repeatedly ? soci::details::st_repeatable_query
-                                            : soci::details::st_one_time_query);
-    statement.define_and_bind();
-    return statement;
-}
+// The statements of the test types, prepared once per pooled connection (on PostgreSQL:
+// parsed and planned once) and bound to their members: asio_soci::connection_state.
+struct world_statements {
+    explicit world_statements(soci::session& sql)
+        : select{(sql.prepare << "select randomnumber from world where id = :id",
+                  soci::use(selected.id), soci::into(selected.random_number))},
+          update{(sql.prepare << "update world set randomnumber = :random_number where id = :id",
+                  soci::use(updated.random_number), soci::use(updated.id))} {}
+    world_row selected;  // bound to `select`
+    world_row updated;   // bound to `update`
+    soci::statement select;
+    soci::statement update;
+};
+
+struct fortune_select {
+    explicit fortune_select(soci::session& sql)
+        : statement{(sql.prepare << "select id, message from fortune", soci::into(row.id),
+                     soci::into(row.message))} {}
+    fortune_row row;
+    soci::statement statement;
+};
 
 // One query per row, as TFB requires (no `in (...)`).
-std::vector<world_row> select_worlds(soci::session& sql, const std::string& table,
-                                     const std::vector<int>& ids) {
-    world_row row;
-    auto select = make_statement(sql, "select randomnumber from " + table + " where id = :id",
-                                 ids.size() > 1, soci::use(row.id), soci::into(row.random_number));
+std::vector<world_row> select_worlds(soci::session& sql, const std::vector<int>& ids) {
+    auto& world = asio_soci::connection_state<world_statements>(sql);
     std::vector<world_row> rows;
     rows.reserve(ids.size());
     for (int id : ids) {
-        row.id = id;
-        if (!select.execute(true))
-            throw std::runtime_error("no row " + std::to_string(id) + " in " + table);
-        rows.push_back(row);
+        world.selected.id = id;
+        if (!world.select.execute(true))
+            throw std::runtime_error("no row " + std::to_string(id) + " in world");
+        rows.push_back(world.selected);
+        // Steps past the row: a kept SQLite statement with a row left unread would keep
+        // its read transaction open, and a later write on this connection would fail.
+        world.select.fetch();
     }
     return rows;
 }
 
-void update_worlds(soci::session& sql, const std::string& table, std::vector<world_row> rows) {
+void update_worlds(soci::session& sql, std::vector<world_row> rows) {
     // In id order, so that concurrent transactions lock rows in the same order and cannot
     // deadlock on PostgreSQL.
     std::ranges::sort(rows, {}, &world_row::id);
-    std::vector<int> ids;
-    std::vector<int> random_numbers;
+    auto& world = asio_soci::connection_state<world_statements>(sql);
     for (const auto& row : rows) {
-        ids.push_back(row.id);
-        random_numbers.push_back(row.random_number);
+        world.updated = row;
+        world.update.execute(true);
     }
-    auto update =
-        make_statement(sql, "update " + table + " set randomnumber = :random_number where id = :id",
-                       rows.size() > 1, soci::use(random_numbers), soci::use(ids));
-    update.execute(true);
 }
 
-std::vector<fortune_row> select_fortunes(soci::session& sql, const std::string& table) {
-    fortune_row row;
-    auto select = make_statement(sql, "select id, message from " + table, false, soci::into(row.id),
-                                 soci::into(row.message));
+std::vector<fortune_row> select_fortunes(soci::session& sql) {
+    auto& select = asio_soci::connection_state<fortune_select>(sql);
     std::vector<fortune_row> rows;
-    if (select.execute(true)) {
+    if (select.statement.execute(true)) {
         do
-            rows.push_back(row);
-        while (select.fetch());
+            rows.push_back(select.row);
+        while (select.statement.fetch());
     }
     return rows;
 }
 
-// TFB's create scripts, verbatim.
-const std::vector<std::string> standard_fortunes{
-    "fortune: No such file or directory",
-    "A computer scientist is someone who fixes things that aren't broken.",
-    "After enough decimal places, nobody gives a damn.",
-    "A bad random number generator: 1, 1, 1, 1, 1, 4.33e+67, 1, 1, 1",
-    "A computer program does what you tell it to do, not what you want it to do.",
-    "Emacs is a nice operating system, but I prefer UNIX. \u2014 Tom Christaensen",
-    "Any program that runs right is obsolete.",
-    "A list is only as strong as its weakest link. \u2014 Donald Knuth",
-    "Feature: A bug with seniority.",
-    "Computers make very fast, very accurate mistakes.",
-    "<script>alert(\"This should not be displayed in a browser alert box.\");</script>",
-    "\u30d5\u30ec\u30fc\u30e0\u30ef\u30fc\u30af\u306e\u30d9\u30f3\u30c1\u30de\u30fc\u30af",
-};
-
-// Drops, creates and fills both tables, with bulk inserts (one transaction: the caller's).
-void create_tables(soci::session& sql, const table_names& tables) {
-    sql << "drop table if exists " + tables.world;
-    sql << "drop table if exists " + tables.fortune;
-    sql << "create table " + tables.world +
-               " (id integer primary key, randomnumber integer not null)";
-    sql << "create table " + tables.fortune +
-               " (id integer primary key, message varchar(2048) not null)";
-
+// Fills an empty world table with 10,000 random rows, in one bulk insert (and one
+// transaction: the caller's); returns the number of rows added. Idempotent when two
+// servers start together: a row that exists already is left alone.
+long long fill_world_if_empty(soci::session& sql) {
+    long long rows = 0;
+    sql << "select count(*) from world", soci::into(rows);
+    if (rows != 0)
+        return 0;
     std::vector<int> ids(world_rows);
     std::vector<int> random_numbers(world_rows);
     for (int i = 0; i < world_rows; ++i) {
         ids[i] = i + 1;
         random_numbers[i] = random_1_to_10000();
     }
-    sql << "insert into " + tables.world + " (id, randomnumber) values (:id, :random_number)",
+    sql << "insert into world (id, randomnumber) values (:id, :random_number) "
+           "on conflict (id) do nothing",
         soci::use(ids), soci::use(random_numbers);
-
-    std::vector<int> fortune_ids(standard_fortunes.size());
-    for (std::size_t i = 0; i < fortune_ids.size(); ++i)
-        fortune_ids[i] = static_cast<int>(i + 1);
-    std::vector<std::string> messages = standard_fortunes;
-    sql << "insert into " + tables.fortune + " (id, message) values (:id, :message)",
-        soci::use(fortune_ids), soci::use(messages);
+    return world_rows;
 }
 
 // --- rendering ---------------------------------------------------------------------------
@@ -311,13 +286,12 @@ std::size_t query_count(const restinio::request_t& req) {
 // (handed over at once when one is idle) and makes one offload for all its queries; the
 // one-shot as_future(factory, ...) would add BEGIN and COMMIT round trips.
 asio::awaitable<std::vector<world_row>> read_random_worlds(asio_soci::request_scope& scope,
-                                                           const std::string& table,
                                                            std::size_t count) {
     asio_soci::session& s = co_await scope.session();
     // Named, not a temporary of the co_await expression: GCC 12 destroys such a temporary
     // twice when it owns memory (here the ids), a double free.
-    auto select = [&table, ids = distinct_random_ids(count)](soci::session& sql) {
-        return select_worlds(sql, table, ids);
+    auto select = [ids = distinct_random_ids(count)](soci::session& sql) {
+        return select_worlds(sql, ids);
     };
     co_return co_await asio_soci::as_future(s, std::move(select));
 }
@@ -415,7 +389,6 @@ int main(int argc, char** argv) {
     example::add_server_options(app, options, example::sqlite_url_next_to_executable("tfb.db"));
     std::size_t io_threads = std::max(1U, std::thread::hardware_concurrency());
     std::size_t worker_threads = 0;
-    table_names tables;
     bool init = false;
     app.add_option("--io-threads", io_threads, "Threads running the HTTP server")
         ->check(CLI::Range(1, 256))
@@ -424,16 +397,12 @@ int main(int argc, char** argv) {
                    "Threads running the database work (0: --pool-size)")
         ->check(CLI::Range(0, 1000))
         ->capture_default_str();
-    app.add_option("--world-table", tables.world, "Name of the World table")->capture_default_str();
-    app.add_option("--fortune-table", tables.fortune, "Name of the Fortune table")
-        ->capture_default_str();
-    app.add_flag("--init", init, "Create and fill the World and Fortune tables, then exit");
+    app.add_flag("--init", init,
+                 "Apply the migrations and fill the World table if empty, then exit");
     CLI11_PARSE(app, argc, argv);
 
     example::log_to_stderr();
     try {
-        tables.world = example::checked_identifier(tables.world);
-        tables.fortune = example::checked_identifier(tables.fortune);
         auto pool_options = example::pool_options(options);
         pool_options.worker_threads = worker_threads;
         // Before the factory, so it outlives it: the pool, when it goes, finishes the calls
@@ -442,14 +411,12 @@ int main(int argc, char** argv) {
         auto factory = asio_soci::make_session_factory(options.database_url, pool_options);
         spdlog::info("database {}", factory.url().to_string());
 
-        if (init) {
-            asio_soci::as_future(
-                factory, [&](soci::session& sql) { create_tables(sql, tables); }, asio::use_future)
-                .get();
-            spdlog::info("created {} ({} rows) and {} ({} rows)", tables.world, world_rows,
-                         tables.fortune, standard_fortunes.size());
+        example::upgrade_schema(factory, example::tfb_migrations());
+        if (long long added =
+                asio_soci::as_future(factory, fill_world_if_empty, asio::use_future).get())
+            spdlog::info("filled the world table: {} rows", added);
+        if (init)
             return 0;
-        }
 
         requests_in_flight requests;
         const asio_soci::restinio_options adapter_options{
@@ -462,19 +429,19 @@ int main(int argc, char** argv) {
 
         auto db = coroutine(
             [&](request_handle req, asio_soci::request_scope& scope) -> asio::awaitable<void> {
-                auto rows = co_await read_random_worlds(scope, tables.world, 1);
+                auto rows = co_await read_random_worlds(scope, 1);
                 respond(req, restinio::status_ok(), json_type, to_json(rows.front()));
             });
         auto queries = coroutine(
             [&](request_handle req, asio_soci::request_scope& scope) -> asio::awaitable<void> {
-                auto rows = co_await read_random_worlds(scope, tables.world, query_count(*req));
+                auto rows = co_await read_random_worlds(scope, query_count(*req));
                 respond(req, restinio::status_ok(), json_type, to_json(rows));
             });
         auto fortunes = coroutine(
             [&](request_handle req, asio_soci::request_scope& scope) -> asio::awaitable<void> {
                 asio_soci::session& s = co_await scope.session();  // a read: see read_random_worlds
                 auto rows = co_await asio_soci::as_future(
-                    s, [&](soci::session& sql) { return select_fortunes(sql, tables.fortune); });
+                    s, [&](soci::session& sql) { return select_fortunes(sql); });
                 respond(req, restinio::status_ok(), "text/html; charset=utf-8",
                         fortunes_html(std::move(rows)));
             });
@@ -485,10 +452,10 @@ int main(int argc, char** argv) {
                 // Named: see read_random_worlds.
                 auto select_and_update =
                     [&, ids = distinct_random_ids(query_count(*req))](soci::session& sql) {
-                        auto rows = select_worlds(sql, tables.world, ids);
+                        auto rows = select_worlds(sql, ids);
                         for (auto& row : rows)
                             row.random_number = random_1_to_10000();
-                        update_worlds(sql, tables.world, rows);
+                        update_worlds(sql, rows);
                         return rows;
                     };
                 auto rows = co_await asio_soci::as_future(factory, std::move(select_and_update));

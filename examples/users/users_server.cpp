@@ -1,8 +1,10 @@
 // The seed's example as a RESTinio server: a users table, counted three ways (a
 // blocking handler on a worker thread, a callback, a coroutine), and added to.
 //
-//   users_server [--database-url URL] [--address ADDR] [--port N] [--table NAME]
+//   users_server [--database-url URL] [--address ADDR] [--port N]
 //                [--pool-size N] [--acquire-timeout-ms MS] [--enable-slow-endpoint]
+//
+// At start-up it applies the users table's migrations (embedded in the binary).
 //
 //   GET  /, /coroutine     "N users so far!" from a coroutine with a request_scope
 //   GET  /callback         the same from a completion callback
@@ -112,16 +114,13 @@ int main(int argc, char** argv) {
     CLI::App app{"asio-soci users example: a RESTinio server counting and adding users"};
     example::server_options options;
     example::add_server_options(app, options, example::sqlite_url_next_to_executable("users.db"));
-    std::string table = "users";
     bool enable_slow_endpoint = false;
-    app.add_option("--table", table, "Name of the users table")->capture_default_str();
     app.add_flag("--enable-slow-endpoint", enable_slow_endpoint,
                  "Serve GET /slow?ms=N, which holds a connection for N ms (for tests)");
     CLI11_PARSE(app, argc, argv);
 
     example::log_to_stderr();
     try {
-        table = example::checked_identifier(table);
         // Before the factory, so it outlives it: the pool, when it goes, finishes the calls
         // still running on its workers, which complete on this io_context.
         asio::io_context io;
@@ -138,17 +137,14 @@ int main(int argc, char** argv) {
         // Blocking code (the seed's synchronous handler) runs here, never on `io`.
         asio::thread_pool blocking_workers{2};
 
-        asio_soci::as_future(
-            factory, [&](soci::session& sql) { example::create_users_table(sql, table); },
-            asio::use_future)
-            .get();
+        example::upgrade_schema(factory, example::users_migrations(factory.url().backend()));
 
         auto router = std::make_unique<example::router_t>();
         auto count = [&](request_handle req,
                          asio_soci::request_scope& scope) -> asio::awaitable<void> {
             asio_soci::session& s = co_await scope.session();
             long long n = co_await asio_soci::as_future(
-                s, [&](soci::session& sql) { return example::count_users(sql, table); });
+                s, [&](soci::session& sql) { return example::count_users(sql); });
             example::respond(req, restinio::status_ok(), users_so_far(n));
         };
         router->http_get("/", coroutine(count));
@@ -166,7 +162,7 @@ int main(int argc, char** argv) {
         router->http_get("/callback", [&](request_handle req, restinio::router::route_params_t) {
             requests.start();
             asio_soci::as_future(
-                factory, [&](soci::session& sql) { return example::count_users(sql, table); },
+                factory, [&](soci::session& sql) { return example::count_users(sql); },
                 asio::bind_executor(io, [&, req](std::exception_ptr error, long long n) {
                     answer_count(req, error, n);
                 }));
@@ -183,7 +179,7 @@ int main(int argc, char** argv) {
                     // and the query has run.
                     asio_soci::session s = factory.async_acquire(asio::use_future).get();
                     n = asio_soci::as_future(
-                            s, [&](soci::session& sql) { return example::count_users(sql, table); },
+                            s, [&](soci::session& sql) { return example::count_users(sql); },
                             asio::use_future)
                             .get();
                 } catch (...) {
@@ -204,7 +200,7 @@ int main(int argc, char** argv) {
                 }
                 asio_soci::session& s = co_await scope.session();
                 bool added = co_await asio_soci::as_future(
-                    s, [&](soci::session& sql) { return example::add_user(sql, table, username); });
+                    s, [&](soci::session& sql) { return example::add_user(sql, username); });
                 if (added)
                     example::respond(req, restinio::status_created(), "added " + username + "\n");
                 else

@@ -3,6 +3,7 @@
 
 #include <asio_soci/as_future.hpp>
 #include <asio_soci/binds.hpp>
+#include <asio_soci/connection_state.hpp>
 #include <asio_soci/database_url.hpp>
 #include <asio_soci/errors.hpp>
 #include <asio_soci/pool_options.hpp>

@@ -43,7 +43,9 @@ struct restinio_options {
 /// becomes 503 Service Unavailable with Retry-After, anything else (or no `error`: a
 /// handler that forgot to answer) 500 Internal Server Error. The bodies are generic,
 /// never the exception's text (it may hold SQL); the error is logged (message only;
-/// the library masks passwords). restinio_handler() calls it when its coroutine ends;
+/// the library masks passwords), a 503 at debug level only, since under overload there
+/// is one per request and the pool already warns once per batch of timeouts.
+/// restinio_handler() calls it when its coroutine ends;
 /// handlers of other styles (callbacks, blocking) can call it on their errors.
 template <class ExtraData>
 void respond_if_unanswered(restinio::generic_request_t<ExtraData>& req, std::exception_ptr error,
@@ -64,7 +66,7 @@ void respond_if_unanswered(restinio::generic_request_t<ExtraData>& req, std::exc
         log.error("{} {}: the handler returned without sending a response", method, target);
     } catch (const pool_timeout& e) {
         pool_exhausted = true;
-        log.warn("{} {}: {}", method, target, e.what());
+        log.debug("{} {}: {}", method, target, e.what());
     } catch (const std::exception& e) {
         log.error("{} {} failed: {}", method, target, e.what());
     } catch (...) {

@@ -40,7 +40,7 @@ TEST_CASE("retry: two conflicting serializable transactions both apply exactly o
 TEST_CASE("retry: a busy SQLite database is retried until the lock is free", "[db][sqlite]") {
     test::database db;
     auto table = db.create_table("busy");
-    auto factory = asio_soci::make_session_factory(db.url() + "?busy_timeout=10");
+    auto factory = asio_soci::make_session_factory(db.url_with("busy_timeout", "10"));
     auto insert = [&](soci::session& sql) {
         sql << "insert into " + table + " (id, name) values (1, 'one')";
     };

@@ -23,7 +23,7 @@ TEST_CASE("storm: 10,000 calls cancelled at random points lose and half-write no
     // tests run transactions on the shared server meanwhile).
     const auto application = db.table("storm_pool");
     auto factory = asio_soci::make_session_factory(
-        db.is_postgresql() ? db.url() + "?application_name=" + application : db.url(),
+        db.is_postgresql() ? db.url_with("application_name", application) : db.url(),
         {.pool_size = 4});
     asio::io_context io;
 
