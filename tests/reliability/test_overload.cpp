@@ -156,7 +156,7 @@ TEST_CASE("overload: 5,000 concurrent requests on a pool of 4 stay responsive an
         std::chrono::duration<double, std::milli>(plaintext_latency).count(), rss_before_kib,
         peak_rss_kib);
 #ifndef ASIO_SOCI_TEST_SANITIZED  // sanitizers keep freed memory in quarantine
-    // About 12 KiB per connection measured here; a leak or a per-waiter copy would be far
+    // About 10 KiB per connection measured here; a leak or a per-waiter copy would be far
     // more.
     CHECK(peak_rss_kib - rss_before_kib < 200 * 1024);
 #endif
