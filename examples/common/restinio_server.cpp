@@ -12,6 +12,16 @@ asio_soci::restinio_options adapter_options(in_flight& requests) {
             .on_finish = [&requests] { requests.finish(); }};
 }
 
+void log_listen_error(std::exception_ptr error) {
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        spdlog::error("cannot listen: {}", e.what());
+    } catch (...) {
+        spdlog::error("cannot listen: an exception of unknown type");
+    }
+}
+
 int serve(asio::io_context& io, const server_options& options, std::unique_ptr<router_t> router,
           in_flight& requests) {
     router->non_matched_request_handler([](auto req) {
@@ -20,36 +30,7 @@ int serve(asio::io_context& io, const server_options& options, std::unique_ptr<r
             .set_body("Not Found\n")
             .done();
     });
-
-    asio::ip::tcp::endpoint bound;
-    restinio::http_server_t<server_traits_t> server{
-        restinio::external_io_context(io),
-        restinio::server_settings_t<server_traits_t>{}
-            .address(options.address)
-            .port(options.port)
-            .request_handler(std::move(router))
-            // RESTinio closes a connection whose request is not answered in time; give
-            // the handlers the pool's acquire timeout and a margin for the query.
-            .handle_request_timeout(std::chrono::milliseconds{options.acquire_timeout_ms} +
-                                    std::chrono::seconds{60})
-            .acceptor_post_bind_hook([&bound](asio::ip::tcp::acceptor& acceptor) {
-                bound = acceptor.local_endpoint();
-            })};
-
-    int exit_code = 0;
-    server.open_async([&bound] { announce_listening("http", bound); },
-                      [&io, &exit_code](std::exception_ptr error) {
-                          try {
-                              std::rethrow_exception(error);
-                          } catch (const std::exception& e) {
-                              spdlog::error("cannot listen: {}", e.what());
-                          }
-                          exit_code = 1;
-                          io.stop();
-                      });
-    stop_on_signal(io, requests, [&server] { server.close_sync(); });
-    io.run();
-    return exit_code;
+    return serve<server_traits_t>(io, 1, options, std::move(router), requests);
 }
 
 }  // namespace example

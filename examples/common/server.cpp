@@ -79,36 +79,46 @@ void announce_listening(std::string_view scheme, const asio::ip::tcp::endpoint& 
 }
 
 void in_flight::finish() {
-    if (--count_ == 0) {
-        auto ready = std::move(idle_callbacks_);
-        idle_callbacks_.clear();
-        for (auto& fn : ready)
-            fn();
+    if (count_.fetch_sub(1) != 1)
+        return;
+    std::vector<std::function<void()>> ready;
+    {
+        // Under the lock that on_idle() holds while it decides: a callback is either run
+        // by on_idle() or queued before this takes the queue.
+        std::lock_guard lock{mutex_};
+        ready.swap(idle_callbacks_);
     }
+    for (auto& fn : ready)
+        fn();
 }
 
 void in_flight::on_idle(std::function<void()> fn) {
-    if (count_ == 0)
-        fn();
-    else
-        idle_callbacks_.push_back(std::move(fn));
+    {
+        std::lock_guard lock{mutex_};
+        if (count_.load() != 0) {
+            idle_callbacks_.push_back(std::move(fn));
+            return;
+        }
+    }
+    fn();
 }
 
 void stop_on_signal(asio::io_context& io, in_flight& requests,
-                    std::function<void()> stop_accepting) {
+                    std::function<void(std::function<void()> then)> stop_accepting) {
     auto signals = std::make_shared<asio::signal_set>(io, SIGINT, SIGTERM);
     signals->async_wait([&io, &requests, signals, stop_accepting = std::move(stop_accepting)](
                             const std::error_code& error, int signal) {
         if (error)
             return;
         spdlog::info("signal {}: stopping, {} request(s) in flight", signal, requests.count());
-        stop_accepting();
-        requests.on_idle([&io] {
-            // Posted, so that the last responses, already queued for writing on the
-            // io_context, go out before it stops.
-            asio::post(io, [&io] {
-                spdlog::info("stopped");
-                io.stop();
+        stop_accepting([&io, &requests] {
+            requests.on_idle([&io] {
+                // Posted, so that the last responses, already queued for writing on the
+                // io_context, go out before it stops.
+                asio::post(io, [&io] {
+                    spdlog::info("stopped");
+                    io.stop();
+                });
             });
         });
     });

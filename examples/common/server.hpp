@@ -10,8 +10,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,24 +58,26 @@ void log_to_stderr();
 /// Prints "listening on SCHEME://ADDR:PORT" to stdout, flushed, and logs it.
 void announce_listening(std::string_view scheme, const asio::ip::tcp::endpoint& endpoint);
 
-/// Counts the requests in flight on a server's io_context, so that a stop lets them
-/// finish. Used from the io_context's thread only.
+/// Counts the requests in flight on a server, so that a stop lets them finish. Safe to
+/// use from several threads (a server may run its io_context on several).
 class in_flight {
 public:
-    void start() { ++count_; }
+    void start() { count_.fetch_add(1); }
     void finish();
-    std::size_t count() const { return count_; }
+    std::size_t count() const { return count_.load(); }
     /// Calls `fn` once nothing is in flight (at once when nothing is).
     void on_idle(std::function<void()> fn);
 
 private:
-    std::size_t count_ = 0;
-    std::vector<std::function<void()>> idle_callbacks_;
+    std::atomic<std::size_t> count_{0};
+    std::mutex mutex_;
+    std::vector<std::function<void()>> idle_callbacks_;  // guarded by mutex_
 };
 
-/// On SIGINT or SIGTERM: calls `stop_accepting`, lets the requests in flight finish
-/// (their sessions go back to the pool), then stops `io`, whose run() then returns.
+/// On SIGINT or SIGTERM: calls `stop_accepting(then)`, which calls `then` once no new
+/// request can arrive; then lets the requests in flight finish (their sessions go back
+/// to the pool) and stops `io`, whose run() then returns in every thread running it.
 void stop_on_signal(asio::io_context& io, in_flight& requests,
-                    std::function<void()> stop_accepting);
+                    std::function<void(std::function<void()> then)> stop_accepting);
 
 }  // namespace example

@@ -145,7 +145,10 @@ int main(int argc, char** argv) {
         tcp::acceptor acceptor{io, {asio::ip::make_address(options.address), options.port}};
         example::announce_listening("tcp", acceptor.local_endpoint());
         asio::co_spawn(io, accept_connections(ctx, acceptor), asio::detached);
-        example::stop_on_signal(io, ctx.requests, [&acceptor] { acceptor.close(); });
+        example::stop_on_signal(io, ctx.requests, [&acceptor](auto then) {
+            acceptor.close();
+            then();
+        });
         io.run();
         return 0;
     } catch (const std::exception& e) {

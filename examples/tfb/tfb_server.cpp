@@ -14,6 +14,7 @@
 // At start-up it applies its migrations (examples/tfb/migrations/, embedded in the
 // binary: the world table, the fortune table with the 12 standard fortunes) and fills an
 // empty world table with 10,000 random rows. --init does that and exits.
+#include "../common/restinio_server.hpp"
 #include "../common/server.hpp"
 
 #include "tfb_migrations.hpp"
@@ -21,8 +22,6 @@
 #include <asio_soci/asio_soci.hpp>
 #include <asio_soci/restinio.hpp>
 
-#include <asio/post.hpp>
-#include <asio/signal_set.hpp>
 #include <asio/use_future.hpp>
 
 #include <spdlog/spdlog.h>
@@ -30,12 +29,8 @@
 #include <restinio/all.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <charconv>
-#include <csignal>
 #include <ctime>
-#include <functional>
-#include <mutex>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -296,90 +291,6 @@ asio::awaitable<std::vector<world_row>> read_random_worlds(asio_soci::request_sc
     co_return co_await asio_soci::as_future(s, std::move(select));
 }
 
-// Requests in flight, counted from several io threads, so that a stop lets them finish.
-class requests_in_flight {
-public:
-    void start() { count_.fetch_add(1); }
-    void finish() {
-        if (count_.fetch_sub(1) == 1 && stopping_.load())
-            idle();
-    }
-    /// Calls `fn` once nothing is in flight any more (at once when nothing is).
-    void on_idle(std::function<void()> fn) {
-        on_idle_ = std::move(fn);
-        stopping_.store(true);
-        if (count_.load() == 0)
-            idle();
-    }
-
-private:
-    void idle() { std::call_once(idle_once_, on_idle_); }
-
-    std::atomic<std::size_t> count_{0};
-    std::atomic<bool> stopping_{false};
-    std::function<void()> on_idle_;
-    std::once_flag idle_once_;
-};
-
-// default_traits_t, unlike default_single_thread_traits_t, serialises each connection on a
-// strand: needed when several threads run the io_context.
-using server_traits = restinio::default_traits_t;
-
-// Serves `handler` on `io` run by `io_threads` threads (this one included), announces
-// "listening on http://ADDR:PORT", and on SIGINT/SIGTERM stops accepting, lets the
-// requests in flight finish and stops. Returns main()'s exit code.
-int serve(asio::io_context& io, std::size_t io_threads, const example::server_options& options,
-          restinio::default_request_handler_t handler, requests_in_flight& requests) {
-    asio::ip::tcp::endpoint bound;
-    restinio::http_server_t<server_traits> server{
-        restinio::external_io_context(io),
-        restinio::server_settings_t<server_traits>{}
-            .address(options.address)
-            .port(options.port)
-            .request_handler(std::move(handler))
-            .handle_request_timeout(std::chrono::milliseconds{options.acquire_timeout_ms} +
-                                    std::chrono::seconds{60})
-            .acceptor_post_bind_hook([&bound](asio::ip::tcp::acceptor& acceptor) {
-                bound = acceptor.local_endpoint();
-            })};
-
-    std::atomic<int> exit_code{0};
-    server.open_async([&bound] { example::announce_listening("http", bound); },
-                      [&io, &exit_code](std::exception_ptr error) {
-                          try {
-                              std::rethrow_exception(error);
-                          } catch (const std::exception& e) {
-                              spdlog::error("cannot listen: {}", e.what());
-                          }
-                          exit_code = 1;
-                          io.stop();
-                      });
-
-    asio::signal_set signals{io, SIGINT, SIGTERM};
-    signals.async_wait([&](const std::error_code& error, int signal) {
-        if (error)
-            return;
-        spdlog::info("signal {}: stopping", signal);
-        auto stop = [&io] {
-            // Posted, so that the last responses, already queued, go out first.
-            asio::post(io, [&io] {
-                spdlog::info("stopped");
-                io.stop();
-            });
-        };
-        server.close_async([&requests, stop] { requests.on_idle(stop); },
-                           [stop](std::exception_ptr) { stop(); });
-    });
-
-    std::vector<std::thread> threads;
-    for (std::size_t i = 1; i < io_threads; ++i)
-        threads.emplace_back([&io] { io.run(); });
-    io.run();
-    for (auto& thread : threads)
-        thread.join();
-    return exit_code;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -418,10 +329,8 @@ int main(int argc, char** argv) {
         if (init)
             return 0;
 
-        requests_in_flight requests;
-        const asio_soci::restinio_options adapter_options{
-            .on_start = [&requests] { requests.start(); },
-            .on_finish = [&requests] { requests.finish(); }};
+        example::in_flight requests;
+        const auto adapter_options = example::adapter_options(requests);
         auto coroutine = [&](auto handler) {
             return asio_soci::restinio_handler(io.get_executor(), factory, std::move(handler),
                                                adapter_options);
@@ -486,7 +395,9 @@ int main(int argc, char** argv) {
             return restinio::request_accepted();
         };
 
-        return serve(io, io_threads, options, route, requests);
+        // default_traits_t, unlike the single-thread traits, serialises each connection on
+        // a strand: needed when several threads run the io_context.
+        return example::serve<restinio::default_traits_t>(io, io_threads, options, route, requests);
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());
         return 1;
