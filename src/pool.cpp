@@ -188,9 +188,13 @@ void pool::acquire(acquire_waiter& w) {
     const auto now = clock::now();
     core_access::enqueued_at(w) = now;
     connection_slot* slot = nullptr;
+    std::size_t waiting = 0;
     {
         std::lock_guard lock{mutex_};
-        if (waiters_.head || (idle_open_.empty() && idle_closed_.empty())) {
+        waiting = waiters_.size;
+        const bool must_wait = waiters_.head || (idle_open_.empty() && idle_closed_.empty());
+        const bool queue_full = options_.max_waiting != 0 && waiting >= options_.max_waiting;
+        if (must_wait && !queue_full) {
             core_access::state(w).store(waiter_state::queued, std::memory_order_relaxed);
             core_access::deadline(w) = now + options_.acquire_timeout;
             waiters_.push_back(w);
@@ -199,12 +203,28 @@ void pool::acquire(acquire_waiter& w) {
                            slots_.size(), url_.to_string(), waiters_.size);
             return;
         }
-        auto& stack = idle_open_.empty() ? idle_closed_ : idle_open_;
-        slot = stack.back();
-        stack.pop_back();
-        core_access::state(w).store(waiter_state::assigned, std::memory_order_relaxed);
+        if (!must_wait) {
+            auto& stack = idle_open_.empty() ? idle_closed_ : idle_open_;
+            slot = stack.back();
+            stack.pop_back();
+        }
+        core_access::state(w).store(must_wait ? waiter_state::done : waiter_state::assigned,
+                                    std::memory_order_relaxed);
     }
-    hand_over(*slot, w);
+    if (slot) {
+        hand_over(*slot, w);
+        return;
+    }
+    // Refused at once (max_waiting); failed() posts the completion, never runs it here.
+    rejected_total_.fetch_add(1, std::memory_order_relaxed);
+    logger_->debug("asio_soci: pool exhausted: refused an acquisition, {} already waiting",
+                   waiting);
+    w.failed(std::make_exception_ptr(
+        pool_timeout("pool exhausted: all " + std::to_string(slots_.size()) + " connections to " +
+                     url_.to_string() + " in use and " + std::to_string(waiting) +
+                     " acquisitions waiting already (max_waiting " +
+                     std::to_string(options_.max_waiting) + ")")));
+    w.release_waiter();
 }
 
 void pool::cancel_acquire(acquire_waiter& w) noexcept {
@@ -616,6 +636,7 @@ pool_stats pool::stats() const {
     s.open = open_count_.load(std::memory_order_relaxed);
     s.acquired_total = acquired_total_.load(std::memory_order_relaxed);
     s.timeouts_total = timeouts_total_.load(std::memory_order_relaxed);
+    s.rejected_total = rejected_total_.load(std::memory_order_relaxed);
     s.connects_total = connects_total_.load(std::memory_order_relaxed);
     s.connect_failures_total = connect_failures_total_.load(std::memory_order_relaxed);
     s.discarded_total = discarded_total_.load(std::memory_order_relaxed);

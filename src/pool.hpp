@@ -154,6 +154,7 @@ private:
 
     std::atomic<std::uint64_t> acquired_total_{0};
     std::atomic<std::uint64_t> timeouts_total_{0};
+    std::atomic<std::uint64_t> rejected_total_{0};
     std::atomic<std::uint64_t> connects_total_{0};
     std::atomic<std::uint64_t> connect_failures_total_{0};
     std::atomic<std::uint64_t> discarded_total_{0};

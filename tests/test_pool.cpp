@@ -1,5 +1,6 @@
 #include "support.hpp"
 
+#include <asio/bind_executor.hpp>
 #include <asio/detached.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_future.hpp>
@@ -137,6 +138,55 @@ TEST_CASE("pool: an exhausted pool fails acquisition with pool_timeout", "[db]")
         CHECK(static_cast<bool>(next));
     }());
     CHECK(factory.stats().timeouts_total == 1);
+}
+
+TEST_CASE("pool: beyond max_waiting queued acquisitions, one fails at once", "[db]") {
+    test::database db;
+    // acquire_timeout 10 min: a refusal must not come from the timer.
+    auto factory = asio_soci::make_session_factory(
+        db.url(), {.pool_size = 1, .acquire_timeout = 600s, .max_waiting = 2});
+    asio::io_context io;
+    auto held = test::run(io, factory.async_acquire());
+
+    // Two may wait...
+    int granted = 0;
+    for (int i = 0; i < 2; ++i) {
+        factory.async_acquire(
+            asio::bind_executor(io, [&](std::exception_ptr error, asio_soci::session s) {
+                CHECK_FALSE(error);
+                granted += s ? 1 : 0;
+            }));
+    }
+    io.restart();
+    io.poll();
+    CHECK(factory.stats().waiting == 2);
+    // ...a third is refused without waiting, and the one-shot form too.
+    std::exception_ptr refused;
+    factory.async_acquire(asio::bind_executor(
+        io, [&](std::exception_ptr error, asio_soci::session) { refused = error; }));
+    std::exception_ptr refused_call;
+    asio_soci::as_future(
+        factory, [](soci::session&) {},
+        asio::bind_executor(io, [&](std::exception_ptr error) { refused_call = error; }));
+    io.restart();
+    io.poll();
+    for (const auto& error : {refused, refused_call}) {
+        REQUIRE(error);
+        try {
+            std::rethrow_exception(error);
+        } catch (const asio_soci::pool_timeout& e) {
+            CHECK_THAT(e.what(), Catch::Contains("2 acquisitions waiting already") &&
+                                     Catch::Contains("max_waiting 2"));
+        }
+    }
+    CHECK(factory.stats().rejected_total == 2);
+    CHECK(factory.stats().timeouts_total == 0);
+
+    // The two that waited are served in turn once the holder lets go.
+    held.release();
+    io.restart();
+    io.run();
+    CHECK(granted == 2);
 }
 
 TEST_CASE("pool: an uncommitted transaction is rolled back when the session goes back", "[db]") {

@@ -30,11 +30,16 @@ void add_server_options(CLI::App& app, server_options& options, std::string defa
                    "How long a request waits for a free connection before a 503")
         ->check(CLI::Range(1L, 3600L * 1000))
         ->capture_default_str();
+    app.add_option("--max-waiting", options.max_waiting,
+                   "Requests that may wait for a connection at once; more get a 503 at once "
+                   "(0: no limit)")
+        ->capture_default_str();
 }
 
 asio_soci::pool_options pool_options(const server_options& options) {
     return {.pool_size = options.pool_size,
-            .acquire_timeout = std::chrono::milliseconds{options.acquire_timeout_ms}};
+            .acquire_timeout = std::chrono::milliseconds{options.acquire_timeout_ms},
+            .max_waiting = options.max_waiting};
 }
 
 std::string sqlite_url_next_to_executable(std::string_view file_name) {

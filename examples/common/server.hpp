@@ -27,10 +27,11 @@ struct server_options {
     unsigned short port = 8888;
     std::size_t pool_size = 5;
     long acquire_timeout_ms = 30000;
+    std::size_t max_waiting = 0;
 };
 
-/// Adds --database-url (defaulting to `default_url`), --address, --port, --pool-size
-/// and --acquire-timeout-ms to `app`.
+/// Adds --database-url (defaulting to `default_url`), --address, --port, --pool-size,
+/// --acquire-timeout-ms and --max-waiting to `app`.
 void add_server_options(CLI::App& app, server_options& options, std::string default_url);
 
 /// The pool options the command line asked for.

@@ -3,7 +3,7 @@
 //
 //   multiple_databases_server [--database-url URL] [--analytics-url URL]
 //                             [--address ADDR] [--port N]
-//                             [--pool-size N] [--acquire-timeout-ms MS]
+//                             [--pool-size N] [--acquire-timeout-ms MS] [--max-waiting N]
 //
 // At start-up it applies each database's migrations (embedded in the binary): the users
 // table's to "default", the events table's to "analytics".

@@ -2,7 +2,7 @@
 // protocol, one request_scope per command.
 //
 //   raw_asio_server [--database-url URL] [--address ADDR] [--port N]
-//                   [--pool-size N] [--acquire-timeout-ms MS]
+//                   [--pool-size N] [--acquire-timeout-ms MS] [--max-waiting N]
 //
 // At start-up it applies the users table's migrations (embedded in the binary).
 //

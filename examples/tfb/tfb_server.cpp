@@ -2,7 +2,8 @@
 // threads, with the database work on asio-soci's workers.
 //
 //   tfb_server [--database-url URL] [--address ADDR] [--port N] [--io-threads N]
-//              [--pool-size N] [--worker-threads N] [--acquire-timeout-ms MS] [--init]
+//              [--pool-size N] [--worker-threads N] [--acquire-timeout-ms MS]
+//              [--max-waiting N] [--init]
 //
 //   GET /json               {"message":"Hello, World!"}
 //   GET /plaintext          Hello, World!

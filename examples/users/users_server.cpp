@@ -2,7 +2,8 @@
 // blocking handler on a worker thread, a callback, a coroutine), and added to.
 //
 //   users_server [--database-url URL] [--address ADDR] [--port N]
-//                [--pool-size N] [--acquire-timeout-ms MS] [--enable-slow-endpoint]
+//                [--pool-size N] [--acquire-timeout-ms MS] [--max-waiting N]
+//                [--enable-slow-endpoint]
 //
 // At start-up it applies the users table's migrations (embedded in the binary).
 //

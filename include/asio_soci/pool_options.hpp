@@ -29,6 +29,11 @@ struct pool_options {
     /// failing with asio_soci::pool_timeout.
     std::chrono::milliseconds acquire_timeout = std::chrono::seconds{30};
 
+    /// Acquisitions that may wait in the queue at once; one more fails at once with
+    /// asio_soci::pool_timeout instead of waiting, so that an overloaded server sheds
+    /// load at once rather than holding every request for acquire_timeout. 0: no limit.
+    std::size_t max_waiting = 0;
+
     /// Threads that run database work (the seed's set_max_workers); 0 means pool_size.
     std::size_t worker_threads = 0;
 

@@ -27,9 +27,10 @@ struct pool_stats {
     std::size_t in_use = 0;   ///< slots leased to sessions, or being opened or reset
     std::size_t waiting = 0;  ///< acquisitions queued for a free slot
 
-    std::uint64_t acquired_total = 0;          ///< successful acquisitions
-    std::uint64_t timeouts_total = 0;          ///< acquisitions failed with pool_timeout
-    std::uint64_t connects_total = 0;          ///< connections opened
+    std::uint64_t acquired_total = 0;  ///< successful acquisitions
+    std::uint64_t timeouts_total = 0;  ///< acquisitions that waited acquire_timeout in vain
+    std::uint64_t rejected_total = 0;  ///< acquisitions refused at once: max_waiting were queued
+    std::uint64_t connects_total = 0;  ///< connections opened
     std::uint64_t connect_failures_total = 0;  ///< connection attempts that failed
     std::uint64_t discarded_total = 0;         ///< connections closed as broken or expired
     std::uint64_t retries_total = 0;           ///< units of work rerun under a retry_policy
