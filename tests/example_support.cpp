@@ -14,7 +14,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,7 +34,10 @@ using namespace std::chrono_literals;
 using asio::ip::tcp;
 using clock_type = std::chrono::steady_clock;
 
-// posix_spawn of `program` with `args`; its stdout goes to `stdout_fd` unless that is -1.
+// Starts `program` with `args`; its stdout goes to `stdout_fd` unless that is -1. The
+// child is killed when the thread that started it ends, so that a test process that
+// dies (a failed assertion under a sanitizer, a crash) leaves no server behind to hold
+// ctest's output pipe open until the test's timeout.
 pid_t spawn(const std::string& program, std::vector<std::string> args, int stdout_fd) {
     args.insert(args.begin(), program);
     std::vector<char*> argv;
@@ -42,15 +45,19 @@ pid_t spawn(const std::string& program, std::vector<std::string> args, int stdou
         argv.push_back(arg.data());
     argv.push_back(nullptr);
 
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    if (stdout_fd >= 0)
-        posix_spawn_file_actions_adddup2(&actions, stdout_fd, STDOUT_FILENO);
-    pid_t pid = -1;
-    int spawned = ::posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (spawned != 0)
-        throw std::system_error(spawned, std::generic_category(), "posix_spawn " + program);
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid < 0)
+        throw std::system_error(errno, std::generic_category(), "fork for " + program);
+    if (pid == 0) {
+        // Only async-signal-safe calls between fork and exec.
+        if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent)
+            ::_exit(127);
+        if (stdout_fd >= 0 && ::dup2(stdout_fd, STDOUT_FILENO) < 0)
+            ::_exit(127);
+        ::execve(program.c_str(), argv.data(), environ);
+        ::_exit(127);
+    }
     return pid;
 }
 
