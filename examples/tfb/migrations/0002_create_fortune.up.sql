@@ -1,6 +1,7 @@
 -- TFB's Fortune table with its 12 standard rows (the messages as TFB's create scripts
--- have them, markup and all: the /fortunes test checks that they are escaped).
-create table fortune (
+-- have them, markup and all: the /fortunes test checks that they are escaped). Adopts a
+-- table an earlier tfb_server --init created and filled: the rows it has are kept.
+create table if not exists fortune (
     id integer primary key,
     message varchar(2048) not null
 );
@@ -17,4 +18,5 @@ insert into fortune (id, message) values
     (9, 'Feature: A bug with seniority.'),
     (10, 'Computers make very fast, very accurate mistakes.'),
     (11, '<script>alert("This should not be displayed in a browser alert box.");</script>'),
-    (12, 'フレームワークのベンチマーク');
+    (12, 'フレームワークのベンチマーク')
+on conflict (id) do nothing;
