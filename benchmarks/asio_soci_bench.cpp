@@ -433,9 +433,12 @@ std::shared_ptr<spdlog::logger> quiet_logger() {
     return logger;
 }
 
+// In autocommit mode, as the raw SOCI baselines are: no transaction around the calls.
 asio_soci::session_factory make_factory(const std::string& url, std::size_t pool_size) {
-    return asio_soci::make_session_factory(
-        url, {.pool_size = pool_size, .acquire_timeout = 60s, .logger = quiet_logger()});
+    return asio_soci::make_session_factory(url, {.pool_size = pool_size,
+                                                 .acquire_timeout = 60s,
+                                                 .logger = quiet_logger(),
+                                                 .autocommit = true});
 }
 
 // Leases `count` sessions up front (connecting them), outside any measurement.

@@ -249,6 +249,14 @@ void begin(soci::session& sql) {
         sql.begin();
 }
 
+void begin_explicitly(soci::session& sql) {
+    if (status_of(sql) != transaction_state::idle)
+        throw std::logic_error(
+            "asio_soci: async_begin: a transaction is already open on this session (calls "
+            "begin one when none is open); commit or roll back first");
+    begin(sql);
+}
+
 void commit_if_open(soci::session& sql) {
     if (status_of(sql) != transaction_state::idle)
         sql.commit();

@@ -491,7 +491,7 @@ void pool::run(connection_slot& slot, offload_base& op) noexcept {
             running_on running{slot};
             if (one_shot)
                 run_unit_of_work(sql, static_cast<one_shot_base&>(op));
-            else
+            else if (!op.autobegin_ || begin_if_idle(slot, op))
                 op.execute(sql);
         }
         const auto elapsed = clock::now() - start;
@@ -512,6 +512,20 @@ void pool::run(connection_slot& slot, offload_base& op) noexcept {
     if (completes)
         op.complete(false);
     op.release_ref();
+}
+
+bool pool::begin_if_idle(connection_slot& slot, offload_base& op) noexcept {
+    if (slot.native.transaction_status() != transaction_state::idle)
+        return true;  // open already, or broken: fn meets the error itself
+    try {
+        // A plain (on SQLite: deferred) BEGIN, so that readers do not queue for the
+        // write lock; async_begin() is the way to take it up front.
+        slot.sql->begin();
+        return true;
+    } catch (...) {
+        op.error_ = std::current_exception();
+        return false;
+    }
 }
 
 void pool::run_unit_of_work(soci::session& sql, one_shot_base& op) noexcept {
@@ -665,6 +679,9 @@ void cancel_offload(connection_slot& slot, offload_base& op) noexcept {
 }
 worker_executor executor_of(pool& p) noexcept {
     return p.executor();
+}
+bool autocommit(const pool& p) noexcept {
+    return p.options().autocommit;
 }
 
 void one_shot_base::granted(connection_slot& slot) {

@@ -115,6 +115,9 @@ private:
     void prepare(connection_slot& slot, acquire_waiter& w) noexcept;
     void run(connection_slot& slot, offload_base& op) noexcept;
     void run_unit_of_work(soci::session& sql, one_shot_base& op) noexcept;
+    // Autobegin: begins a transaction when none is open; false (the error in op) if
+    // that failed.
+    bool begin_if_idle(connection_slot& slot, offload_base& op) noexcept;
     void reset(connection_slot& slot) noexcept;
     void open(connection_slot& slot);
     void close(connection_slot& slot, const char* why) noexcept;

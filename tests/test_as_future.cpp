@@ -31,6 +31,7 @@ TEST_CASE("as_future: results, void, move-only values and exception types", "[db
         co_await asio_soci::as_future(s, [&](soci::session& sql) {
             sql << "insert into " + table + " (id, name) values (1, 'one')";
         });
+        co_await s.async_commit();
         int n = co_await asio_soci::as_future(s, [&](soci::session& sql) {
             int count = 0;
             sql << "select count(*) from " + table, soci::into(count);
@@ -50,6 +51,8 @@ TEST_CASE("as_future: results, void, move-only values and exception types", "[db
         CHECK_THROWS_AS(co_await asio_soci::as_future(
                             s, [](soci::session& sql) { sql << "select * from no_such_table"; }),
                         soci::soci_error);
+        // PostgreSQL refuses statements in a failed transaction until it is rolled back.
+        co_await s.async_rollback();
         CHECK_THROWS_AS(co_await asio_soci::as_future(
                             s, [](soci::session&) -> int { throw custom_error("mine"); }),
                         custom_error);

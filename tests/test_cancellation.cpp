@@ -3,6 +3,8 @@
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/bind_executor.hpp>
 #include <asio/cancellation_signal.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
 
@@ -65,8 +67,8 @@ TEST_CASE("cancellation: before fn starts, fn never runs", "[db]") {
 }
 
 TEST_CASE("cancellation: while fn runs, the caller resumes at once", "[db]") {
-    using namespace asio::experimental::awaitable_operators;
     test::database db;
+    auto table = db.create_table("abandoned");
     auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
     asio::io_context io;
     std::promise<void> unblock;
@@ -75,19 +77,36 @@ TEST_CASE("cancellation: while fn runs, the caller resumes at once", "[db]") {
 
     test::run(io, [&]() -> asio::awaitable<void> {
         auto s = co_await factory.async_acquire();
-        auto result = co_await (asio_soci::as_future(s,
-                                                     [&](soci::session&) {
-                                                         started = true;
-                                                         blocker.wait();
-                                                         finished = true;
-                                                         return 1;
-                                                     }) ||
-                                test::wait_until(started));
-        CHECK(result.index() == 1);  // cancelled while fn runs: the call was abandoned
-        CHECK_FALSE(finished);
-    }());
-    // The connection is still busy with fn: nobody gets it until fn has finished.
+        // Cancelled once fn runs, inside the transaction the call began.
+        asio::cancellation_signal signal;
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                co_await test::wait_until(started);
+                signal.emit(asio::cancellation_type::terminal);
+            },
+            asio::detached);
+        std::error_code error;
+        try {
+            co_await asio_soci::as_future(
+                s,
+                [&](soci::session& sql) {
+                    sql << "insert into " + table + " (id, name) values (1, 'abandoned')";
+                    started = true;
+                    blocker.wait();
+                    finished = true;
+                },
+                asio::bind_cancellation_slot(signal.slot(), asio::use_awaitable));
+        } catch (const asio::system_error& e) {
+            error = e.code();
+        }
+        CHECK(error == asio::error::operation_aborted);
+        CHECK_FALSE(finished);  // the caller resumed while fn still ran
+    }());  // the session goes back here, with fn still running in its transaction
+    // The connection is still busy with fn: nobody gets it until fn has finished, and
+    // the transaction it left open has been rolled back.
     CHECK(test::next_acquisition_sees(io, factory, finished, [&] { unblock.set_value(); }));
+    CHECK(db.scalar("select count(*) from " + table) == 0);
 }
 
 TEST_CASE("cancellation: acquisition leaves the queue when cancelled", "[db]") {

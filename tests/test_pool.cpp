@@ -47,6 +47,7 @@ TEST_CASE("pool: 200 concurrent coroutines over pool_size 4 all finish", "[db]")
                     sql << "insert into " + table + " (id, name) values (:id, :name)", soci::use(i),
                         soci::use(name);
                 });
+                co_await s.async_commit();
                 ++finished;
             },
             [](std::exception_ptr e) {
@@ -99,6 +100,7 @@ TEST_CASE("pool: pool_size 1 serves 50 waiters in FIFO order while the loop stay
                     sql << "insert into " + table + " (id, name) values (:id, :name)", soci::use(i),
                         soci::use(name);
                 });
+                co_await s.async_commit();
                 const auto seen = ticks;
                 asio::steady_timer wait{io};
                 while (ticks == seen) {
@@ -189,6 +191,8 @@ TEST_CASE("pool: beyond max_waiting queued acquisitions, one fails at once", "[d
     CHECK(granted == 2);
 }
 
+// The issue's own example: a session's calls run in a transaction the first call
+// begins; only async_commit() keeps its work.
 TEST_CASE("pool: an uncommitted transaction is rolled back when the session goes back", "[db]") {
     test::database db;
     auto table = db.create_table("tx");
@@ -205,23 +209,64 @@ TEST_CASE("pool: an uncommitted transaction is rolled back when the session goes
         {
             asio_soci::request_scope scope{factory};
             asio_soci::session& s = co_await scope.session();
-            co_await s.async_begin();
             co_await asio_soci::as_future(s, insert(1));
         }  // no commit: rolled back on release
         {
             asio_soci::request_scope scope{factory};
             asio_soci::session& s = co_await scope.session();
-            co_await s.async_begin();
             co_await asio_soci::as_future(s, insert(2));
             co_await s.async_commit();
-            co_await s.async_commit();  // nothing open: does nothing
+            co_await s.async_commit();                    // nothing open: does nothing
+            co_await asio_soci::as_future(s, insert(3));  // begins the next transaction
+            co_await s.async_rollback();
+            co_await asio_soci::as_future(s, insert(4));
+        }  // 4 is not committed either
+        {
+            asio_soci::request_scope scope{factory};
+            asio_soci::session& s = co_await scope.session();
+            co_await s.async_begin();  // explicit, before any call: fine
+            co_await asio_soci::as_future(s, insert(5));
+            co_await s.async_commit();
+            co_await asio_soci::as_future(s, insert(6));
+            // A call began a transaction already: an explicit begin is refused.
+            bool refused = false;
+            try {
+                co_await s.async_begin();
+            } catch (const std::logic_error& e) {
+                refused = std::string_view{e.what()}.find("already open") != std::string_view::npos;
+            }
+            CHECK(refused);
+            co_await s.async_commit();
         }
         asio_soci::request_scope scope{factory};
         asio_soci::session& s = co_await scope.session();
-        CHECK(co_await count_rows(s, table) == 1);
+        CHECK(co_await count_rows(s, table) == 3);
     }());
-    CHECK(db.scalar("select count(*) from " + table + " where id = 1") == 0);
-    CHECK(db.scalar("select count(*) from " + table + " where id = 2") == 1);
+    CHECK(db.scalar("select count(*) from " + table + " where id in (2, 5, 6)") == 3);
+}
+
+TEST_CASE("pool: with autocommit, each statement commits on its own", "[db]") {
+    test::database db;
+    auto table = db.create_table("autocommit");
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1, .autocommit = true});
+    asio::io_context io;
+    test::run(io, [&]() -> asio::awaitable<void> {
+        {
+            asio_soci::request_scope scope{factory};
+            asio_soci::session& s = co_await scope.session();
+            co_await asio_soci::as_future(s, [&](soci::session& sql) {
+                sql << "insert into " + table + " (id, name) values (1, 'kept')";
+            });
+        }  // nothing to roll back
+        asio_soci::request_scope scope{factory};
+        asio_soci::session& s = co_await scope.session();
+        co_await s.async_begin();  // an explicit transaction still works
+        co_await asio_soci::as_future(s, [&](soci::session& sql) {
+            sql << "insert into " + table + " (id, name) values (2, 'undone')";
+        });
+    }());
+    CHECK(db.scalar("select count(*) from " + table + " where id = 1") == 1);
+    CHECK(db.scalar("select count(*) from " + table + " where id = 2") == 0);
 }
 
 TEST_CASE("pool: on_connect runs once for every new connection", "[db]") {

@@ -56,6 +56,7 @@ asio::awaitable<std::string> execute(context& ctx, const std::string& line) {
         asio_soci::session& s = co_await scope.session();
         bool added = co_await asio_soci::as_future(
             s, [&](soci::session& sql) { return example::add_user(sql, name); });
+        co_await s.async_commit();
         co_return added ? "OK added" : "ERR duplicate";
     }
     co_return "ERR unknown command";

@@ -202,6 +202,7 @@ int main(int argc, char** argv) {
                 asio_soci::session& s = co_await scope.session();
                 bool added = co_await asio_soci::as_future(
                     s, [&](soci::session& sql) { return example::add_user(sql, username); });
+                co_await s.async_commit();  // without it, the scope's end rolls back
                 if (added)
                     example::respond(req, restinio::status_created(), "added " + username + "\n");
                 else

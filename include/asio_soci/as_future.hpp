@@ -33,24 +33,58 @@ namespace asio_soci {
 /// Lifetimes: the session may be destroyed or released while the call runs; the
 /// connection goes back to the pool after the call.
 /// Throws invalid_session, when called, if the session is empty.
-template <class Fn, class CompletionToken = asio::use_awaitable_t<>>
-auto as_future(session& s, Fn&& fn, CompletionToken&& token = {}) {
-    using traits = detail::offload_traits<Fn>;
-    detail::check_offload_function<Fn>();
+namespace detail {
+
+/// The session form of as_future(); `autobegin`: begin a transaction first when none
+/// is open.
+template <class Fn, class CompletionToken>
+auto initiate_session_call(session& s, Fn&& fn, CompletionToken&& token, bool autobegin) {
+    using traits = offload_traits<Fn>;
+    check_offload_function<Fn>();
     if constexpr (traits::invocable) {
         if (!s)
             throw invalid_session("as_future: the session holds no connection");
         return asio::async_initiate<CompletionToken, typename traits::signature>(
-            [](auto handler, detail::connection_slot* slot, detail::pool* owner,
-               typename traits::function function) {
-                using op = detail::function_op<detail::offload_base, decltype(handler),
-                                               typename traits::function, detail::worker_executor>;
-                auto* started = op::create(std::move(handler), std::move(function),
-                                           detail::executor_of(*owner), slot);
-                detail::submit(*slot, *started);
+            [](auto handler, connection_slot* slot, pool* owner, typename traits::function function,
+               bool autobegin) {
+                using op = function_op<offload_base, decltype(handler), typename traits::function,
+                                       worker_executor>;
+                auto* started =
+                    op::create(std::move(handler), std::move(function), executor_of(*owner), slot);
+                started->autobegin_ = autobegin;
+                submit(*slot, *started);
             },
-            token, s.slot(), s.pool(), typename traits::function(std::forward<Fn>(fn)));
+            token, s.slot(), s.pool(), typename traits::function(std::forward<Fn>(fn)), autobegin);
     }
+}
+
+}  // namespace detail
+
+/// Runs `fn(soci::session&)` on the session's connection, on the session's strand on
+/// the factory's worker threads, after every call submitted before it on that session.
+///
+/// Transactions (unless the factory is in autocommit mode): when no transaction is
+/// open, one begins before fn runs, as SQLAlchemy's sessions autobegin; it lasts until
+/// async_commit() or async_rollback(), and whatever is uncommitted when the session
+/// goes back is rolled back. Do not begin or end transactions inside fn.
+///
+/// Completion signature: void(std::exception_ptr, R) where R is fn's decayed result,
+/// or void(std::exception_ptr) when fn returns void. fn's exception arrives with its
+/// type intact (soci::soci_error stays soci::soci_error).
+/// Executor: completes on the handler's associated executor (for use_awaitable: the
+/// coroutine's); a handler without one completes on a worker thread.
+/// Cancellation: every type. Before fn starts, fn never runs. While fn runs, the
+/// operation completes at once with asio::error::operation_aborted; fn goes on to the
+/// end (on PostgreSQL the server is asked to cancel its statement), and the connection
+/// is not reused until it has finished.
+/// Lifetimes: the session may be destroyed or released while the call runs; the
+/// connection goes back to the pool after the call.
+/// Throws invalid_session, when called, if the session is empty.
+template <class Fn, class CompletionToken = asio::use_awaitable_t<>>
+auto as_future(session& s, Fn&& fn, CompletionToken&& token = {}) {
+    const bool autobegin = s && !detail::autocommit(*s.pool());
+    return detail::initiate_session_call(s, std::forward<Fn>(fn),
+                                         std::forward<CompletionToken>(token), autobegin);
 }
 
 /// The one-shot form (the seed's `with make_session() as session:` block, with all
@@ -98,23 +132,23 @@ requires(!std::is_same_v<std::decay_t<CompletionToken>, retry_policy>) auto as_f
 
 template <class CompletionToken>
 auto session::async_begin(CompletionToken&& token) {
-    return as_future(
-        *this, [](soci::session& sql) { detail::begin(sql); },
-        std::forward<CompletionToken>(token));
+    return detail::initiate_session_call(
+        *this, [](soci::session& sql) { detail::begin_explicitly(sql); },
+        std::forward<CompletionToken>(token), false);
 }
 
 template <class CompletionToken>
 auto session::async_commit(CompletionToken&& token) {
-    return as_future(
+    return detail::initiate_session_call(
         *this, [](soci::session& sql) { detail::commit_if_open(sql); },
-        std::forward<CompletionToken>(token));
+        std::forward<CompletionToken>(token), false);
 }
 
 template <class CompletionToken>
 auto session::async_rollback(CompletionToken&& token) {
-    return as_future(
+    return detail::initiate_session_call(
         *this, [](soci::session& sql) { detail::rollback_if_open(sql); },
-        std::forward<CompletionToken>(token));
+        std::forward<CompletionToken>(token), false);
 }
 
 }  // namespace asio_soci

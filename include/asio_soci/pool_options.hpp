@@ -58,6 +58,14 @@ struct pool_options {
     /// means spdlog's default logger.
     std::shared_ptr<spdlog::logger> logger{};
 
+    /// Sessions in autocommit mode: as_future(session, fn) runs fn without beginning a
+    /// transaction, so each statement commits on its own unless async_begin() opened
+    /// one (SQLAlchemy's isolation_level="AUTOCOMMIT"). Off by default: a session's
+    /// first call begins a transaction, which async_commit() ends, and whatever is
+    /// uncommitted when the session goes back is rolled back. Read-mostly servers
+    /// save a BEGIN and a ROLLBACK round trip per request with it.
+    bool autocommit = false;
+
     /// Calls on a session that take longer are logged at warn level with their SQL.
     std::chrono::milliseconds slow_call_threshold = std::chrono::milliseconds::zero();
 };

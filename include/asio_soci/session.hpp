@@ -25,9 +25,13 @@ struct lease_tag {};
 /// at once, with no round trip. A broken connection is closed and its slot reopened
 /// when next needed.
 ///
-/// Sessions are in autocommit mode, as SOCI's are: open a transaction with
-/// async_begin() (or sql.begin() / soci::transaction inside a function) and end it with
-/// async_commit(); whatever is uncommitted when the session goes back is rolled back.
+/// Transactions, as in SQLAlchemy's sessions: the first as_future() call begins one
+/// (autobegin), async_commit() or async_rollback() ends it, and the next call begins
+/// the next. Nothing is committed implicitly: whatever is uncommitted when the session
+/// goes back is rolled back. async_begin() begins one explicitly (on SQLite with the
+/// write lock taken up front, for a transaction that reads and then writes). With
+/// pool_options::autocommit, calls begin nothing and each statement commits on its
+/// own unless async_begin() opened a transaction.
 ///
 /// Thread safety: distinct objects, safe; a shared object, unsafe (like Asio's I/O
 /// objects). Calls on one session run one at a time, in submission order.
@@ -62,7 +66,9 @@ public:
         }
     }
 
-    /// Begins a transaction. Completion signature: void(std::exception_ptr).
+    /// Begins a transaction now (SQLite: BEGIN IMMEDIATE, taking the write lock). Fails
+    /// with std::logic_error when one is already open (e.g. one that a call began).
+    /// Completion signature: void(std::exception_ptr).
     template <class CompletionToken = asio::use_awaitable_t<>>
     auto async_begin(CompletionToken&& token = {});
 

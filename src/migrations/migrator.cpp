@@ -419,18 +419,19 @@ auto engine_job(const migrator& m, Op op) {
     };
 }
 
-// Blocks the calling thread until `job` has run on a pooled connection.
+// Blocks the calling thread until `job` has run on a pooled connection. Jobs manage
+// their own transactions (never an autobegun one): a migration's DDL commits with it.
 template <class Job>
 auto run_blocking(const session_factory& factory, Job job) {
     auto s = factory.async_acquire(asio::use_future).get();
-    return as_future(s, std::move(job), asio::use_future).get();
+    return detail::initiate_session_call(s, std::move(job), asio::use_future, false).get();
 }
 
 template <class Job>
 auto run_awaitable(session_factory factory, Job job)
     -> asio::awaitable<std::invoke_result_t<Job&, soci::session&>> {
     auto s = co_await factory.async_acquire();
-    co_return co_await as_future(s, std::move(job));
+    co_return co_await detail::initiate_session_call(s, std::move(job), asio::use_awaitable, false);
 }
 
 }  // namespace

@@ -74,6 +74,9 @@ public:
     std::exception_ptr error_;
     /// Set by one_shot_base: begin/commit around execute(), give the lease back after.
     bool one_shot_ = false;
+    /// Session form: begin a transaction first when none is open (the factory is not in
+    /// autocommit mode and the call is the user's, not a transaction-control call).
+    bool autobegin_ = false;
 
 protected:
     explicit offload_base(int references = 2) noexcept : refs_(references) {}
@@ -120,9 +123,13 @@ void cancel_one_shot(pool& p, one_shot_base& op) noexcept;
 void acquire(pool& p, acquire_waiter& w);
 void release(connection_slot& slot) noexcept;
 worker_executor executor_of(pool& p) noexcept;
+/// True when the pool's sessions run in autocommit mode (pool_options::autocommit).
+bool autocommit(const pool& p) noexcept;
 
 /// Begins a transaction (SQLite: BEGIN IMMEDIATE, so writers queue for the lock).
 void begin(soci::session& sql);
+/// session::async_begin(): begin(), or std::logic_error when a transaction is open.
+void begin_explicitly(soci::session& sql);
 /// Commits when a transaction is open; otherwise does nothing (no round trip).
 void commit_if_open(soci::session& sql);
 /// Rolls back when a transaction is open; otherwise does nothing (no round trip).
