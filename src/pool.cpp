@@ -182,6 +182,8 @@ pool::~pool() {
         enqueue(*slot, {slot_job::kind::close, nullptr});
     workers_.join();
     service_.join();
+    logger_->info("asio_soci: closed the pool of {} ({} acquisitions served, {} timed out)",
+                  url_.to_string(), acquired_total_.load(), timeouts_total_.load());
 }
 
 void pool::acquire(acquire_waiter& w) {
@@ -199,8 +201,16 @@ void pool::acquire(acquire_waiter& w) {
             core_access::deadline(w) = now + options_.acquire_timeout;
             waiters_.push_back(w);
             arm_timer_locked();
-            logger_->debug("asio_soci: pool exhausted: all {} connections to {} in use, {} waiting",
-                           slots_.size(), url_.to_string(), waiters_.size);
+            // At most once per interval: under load, the queue fills and empties all the time.
+            if (now - last_exhaustion_log_ >= exhaustion_log_interval) {
+                last_exhaustion_log_ = now;
+                logger_->info(
+                    "asio_soci: pool exhausted: all {} connections to {} in use, {} "
+                    "acquisition(s) waiting (logged at most every {} s)",
+                    slots_.size(), url_.to_string(), waiters_.size,
+                    std::chrono::duration_cast<std::chrono::seconds>(exhaustion_log_interval)
+                        .count());
+            }
             return;
         }
         if (!must_wait) {
@@ -378,10 +388,14 @@ void pool::open(connection_slot& slot) {
         }
     }
     slot.sql = std::move(sql);
+    // A slot that had a connection before replaces one (broken, expired, idle too long).
+    const bool replacing = slot.opened_at != clock::time_point{};
     slot.opened_at = clock::now();
-    open_count_.fetch_add(1, std::memory_order_relaxed);
+    const auto open = open_count_.fetch_add(1, std::memory_order_relaxed) + 1;
     connects_total_.fetch_add(1, std::memory_order_relaxed);
-    logger_->debug("asio_soci: opened a connection to {}", url_.to_string());
+    logger_->info("asio_soci: {} a connection to {} ({} of {} open)",
+                  replacing ? "reconnected: opened" : "opened", url_.to_string(), open,
+                  slots_.size());
 }
 
 void pool::close(connection_slot& slot, const char* why) noexcept {
@@ -394,6 +408,8 @@ void pool::close(connection_slot& slot, const char* why) noexcept {
     if (why) {
         discarded_total_.fetch_add(1, std::memory_order_relaxed);
         logger_->info("asio_soci: closed a connection to {}: {}", url_.to_string(), why);
+    } else {
+        logger_->debug("asio_soci: closed a connection to {}", url_.to_string());
     }
 }
 

@@ -206,7 +206,9 @@ TEST_CASE("example: users_server answers 503 with Retry-After past acquire_timeo
     CHECK(server.stop() == 0);
 }
 
-TEST_CASE("example: users_server lets a request in flight finish on SIGTERM", "[db][examples]") {
+TEST_CASE("example: users_server lets a request in flight finish on SIGTERM or SIGINT",
+          "[db][examples]") {
+    const int signal = GENERATE(SIGTERM, SIGINT);
     test::database db;
     server_process server{USERS_SERVER,
                           server_args(db, {"--pool-size", "1", "--enable-slow-endpoint"})};
@@ -225,7 +227,7 @@ TEST_CASE("example: users_server lets a request in flight finish on SIGTERM", "[
         [&]() -> asio::awaitable<void> {
             co_await until_stats(
                 port, [](const std::string& stats) { return stat(stats, "in_use") == 1; });
-            ::kill(server.pid(), SIGTERM);
+            ::kill(server.pid(), signal);
         },
         [](std::exception_ptr error) {
             if (error)

@@ -2,6 +2,7 @@
 
 #include <asio/bind_executor.hpp>
 #include <asio/detached.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_future.hpp>
 
@@ -11,6 +12,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -118,6 +124,12 @@ TEST_CASE("pool: pool_size 1 serves 50 waiters in FIFO order while the loop stay
         CHECK(order[i] == i);
     CHECK(ticks >= 50);
     CHECK(db.scalar("select count(*) from " + table) == 50);
+    const auto waits = factory.stats().acquire_wait;
+    CHECK(waits.count == 50);
+    // The last waiter waited for 49 holders, each of which held on for a tick of at
+    // least 1 ms.
+    CHECK(waits.max >= 40ms);
+    CHECK(waits.mean() <= waits.max);
 }
 
 TEST_CASE("pool: an exhausted pool fails acquisition with pool_timeout", "[db]") {
@@ -387,6 +399,19 @@ TEST_CASE("pool: pre_ping and max_lifetime reopen connections before handing the
         test::run(io, asio_soci::as_future(factory, [](soci::session&) {}));
         CHECK(factory.stats().connects_total == 2);
     }
+    SECTION("idle_timeout") {
+        auto factory = asio_soci::make_session_factory(
+            db.url(), {.pool_size = 1, .idle_timeout = std::chrono::milliseconds{1}});
+        test::run(io, asio_soci::as_future(factory, [](soci::session&) {}));
+        test::run(io, asio_soci::as_future(factory, [](soci::session&) {}));  // at once: kept
+        CHECK(factory.stats().connects_total == 1);
+        // Waits for the event "the connection has been idle for longer than idle_timeout".
+        const auto released = std::chrono::steady_clock::now();
+        while (std::chrono::steady_clock::now() - released < 2ms) {
+        }
+        test::run(io, asio_soci::as_future(factory, [](soci::session&) {}));
+        CHECK(factory.stats().connects_total == 2);
+    }
     SECTION("pre_ping") {
         auto factory =
             asio_soci::make_session_factory(db.url(), {.pool_size = 1, .pre_ping = true});
@@ -395,6 +420,54 @@ TEST_CASE("pool: pre_ping and max_lifetime reopen connections before handing the
         auto stats = factory.stats();
         CHECK(stats.connects_total == 1);
         CHECK(stats.acquired_total == 3);
+    }
+}
+
+TEST_CASE("pool: worker_threads threads run the calls, pool_size of them by default", "[db]") {
+    test::database db;
+    asio::io_context io;
+    // Runs one blocking call on each of 4 sessions and counts the threads they ran on;
+    // the calls wait until `concurrent` of them run at once (or 10 s have passed).
+    auto threads_used = [&](const asio_soci::session_factory& factory, int concurrent) {
+        auto sessions = test::run(io, [&]() -> asio::awaitable<std::vector<asio_soci::session>> {
+            std::vector<asio_soci::session> leased;
+            for (int i = 0; i < 4; ++i)
+                leased.push_back(co_await factory.async_acquire());
+            co_return leased;
+        }());
+        std::mutex mutex;
+        std::condition_variable all_running;
+        int running = 0;
+        bool reached = false;
+        std::set<std::thread::id> threads;
+        std::vector<std::future<void>> calls;
+        for (auto& s : sessions)
+            calls.push_back(asio_soci::as_future(
+                s,
+                [&](soci::session&) {
+                    std::unique_lock lock{mutex};
+                    threads.insert(std::this_thread::get_id());
+                    if (++running >= concurrent) {
+                        reached = true;
+                        all_running.notify_all();
+                    }
+                    all_running.wait_for(lock, 10s, [&] { return reached; });
+                    --running;
+                },
+                asio::use_future));
+        for (auto& call : calls)
+            call.get();
+        std::lock_guard lock{mutex};
+        return std::pair{reached, threads.size()};
+    };
+    SECTION("default: as many as pool_size, so every session's call can run at once") {
+        auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 4});
+        CHECK(threads_used(factory, 4) == std::pair{true, std::size_t{4}});
+    }
+    SECTION("worker_threads = 2: the calls of 4 sessions share 2 threads") {
+        auto factory =
+            asio_soci::make_session_factory(db.url(), {.pool_size = 4, .worker_threads = 2});
+        CHECK(threads_used(factory, 2) == std::pair{true, std::size_t{2}});
     }
 }
 
@@ -435,24 +508,65 @@ TEST_CASE("pool: concurrent read-then-write transactions all commit", "[db]") {
     CHECK(db.scalar("select count(*) from " + table) == writers * rows_each);
 }
 
-TEST_CASE("pool: slow calls are logged with their SQL", "[db]") {
+TEST_CASE("pool: connects, reconnects, exhaustion, slow calls and closes are logged", "[db]") {
     test::database db;
     auto output = std::make_shared<std::ostringstream>();
     auto logger = std::make_shared<spdlog::logger>(
-        "slow", std::make_shared<spdlog::sinks::ostream_sink_mt>(*output));
-    auto factory = asio_soci::make_session_factory(
-        db.url(), {.logger = logger, .slow_call_threshold = std::chrono::milliseconds{100}});
+        "pool", std::make_shared<spdlog::sinks::ostream_sink_mt>(*output));
+    // On PostgreSQL with a password in the URL (the test server trusts local users, so
+    // it goes unused), which no line may show.
+    std::string url = db.url();
+    if (db.is_postgresql())
+        url.insert(url.find('@'), ":hunter2");
+    std::optional<asio_soci::session_factory> factory{asio_soci::make_session_factory(
+        url, {.pool_size = 1, .logger = logger, .slow_call_threshold = 100ms})};
     asio::io_context io;
-    test::run(io, asio_soci::as_future(factory, [](soci::session& sql) {
-                  int n = 0;
-                  sql << "select 7", soci::into(n);
-                  std::this_thread::sleep_for(200ms);  // the slow call under test
-              }));
-    test::run(io, asio_soci::as_future(factory, [](soci::session& sql) { sql << "select 8"; }));
-    logger->flush();
+    auto backend_pid = [](soci::session& sql) {
+        int pid = 0;
+        if (sql.get_backend_name() == "postgresql")
+            sql << "select pg_backend_pid()", soci::into(pid);
+        return pid;
+    };
+    const int pid = test::run(io, asio_soci::as_future(*factory, [&](soci::session& sql) {
+                                  const int pid = backend_pid(sql);
+                                  int n = 0;
+                                  sql << "select 7", soci::into(n);    // the last query: logged
+                                  std::this_thread::sleep_for(200ms);  // the slow call under test
+                                  return pid;
+                              }));
+    test::run(io, asio_soci::as_future(*factory, [](soci::session& sql) { sql << "select 8"; }));
+
+    // A second acquisition queues behind the held connection.
+    test::run(io, [&]() -> asio::awaitable<void> {
+        auto held = co_await factory->async_acquire();
+        asio::co_spawn(io, factory->async_acquire(), asio::detached);
+        while (factory->stats().waiting == 0)
+            co_await asio::post(io, asio::use_awaitable);
+    }());
+
+    if (db.is_postgresql()) {  // the server drops the connection: the next one replaces it
+        auto admin = db.connect();
+        *admin << "select pg_terminate_backend(" + std::to_string(pid) + ")";
+        int alive = 1;
+        while (alive != 0)
+            *admin << "select count(*) from pg_stat_activity where pid = :p", soci::use(pid),
+                soci::into(alive);
+        CHECK(test::run(io, asio_soci::as_future(*factory, backend_pid)) != pid);
+    }
+    factory.reset();
+
     const auto text = output->str();
+    CHECK_THAT(text, Catch::Contains("opened a connection to " + db.url().substr(0, 6)));
     CHECK_THAT(text, Catch::Contains("slow call") && Catch::Contains("select 7"));
     CHECK_THAT(text, !Catch::Contains("select 8"));
+    CHECK_THAT(text, Catch::Contains("pool exhausted: all 1 connections"));
+    CHECK_THAT(text, Catch::Contains("closed the pool of"));
+    if (db.is_postgresql()) {
+        CHECK_THAT(text, Catch::Contains("closed a connection to") &&
+                             Catch::Contains("reconnected: opened a connection to"));
+        CHECK_THAT(text, Catch::Contains(":***@"));  // the password, masked
+    }
+    CHECK_THAT(text, !Catch::Contains("hunter2"));
 }
 
 TEST_CASE("pool: many connections opening a new database at once all succeed", "[db]") {
