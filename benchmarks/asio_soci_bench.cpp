@@ -39,6 +39,7 @@
 #include <iostream>
 #include <latch>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -207,6 +208,39 @@ run_result time_coroutines(std::size_t coroutines, std::size_t calls_each, MakeC
     run.seconds = std::chrono::duration<double>(bench_clock::now() - started).count();
     if (failure)
         std::rethrow_exception(failure);
+    return run;
+}
+
+// Runs `coroutines` coroutines of `calls_each` calls on `executor` (e.g. a factory's
+// worker threads), recording every call's latency, and times the whole.
+template <class Executor, class MakeCall>
+run_result time_coroutines_on(const Executor& executor, std::size_t coroutines,
+                              std::size_t calls_each, MakeCall make_call) {
+    run_result run;
+    run.calls = coroutines * calls_each;
+    std::vector<std::vector<double>> latencies(coroutines);  // one per coroutine: no sharing
+    std::latch finished{static_cast<std::ptrdiff_t>(coroutines)};
+    std::mutex failure_mutex;
+    std::exception_ptr failure;
+    auto started = bench_clock::now();
+    for (std::size_t index = 0; index < coroutines; ++index) {
+        latencies[index].reserve(calls_each);
+        asio::co_spawn(executor, call_loop(calls_each, make_call(index), &latencies[index]),
+                       [&](std::exception_ptr error) {
+                           if (error) {
+                               std::lock_guard lock{failure_mutex};
+                               if (!failure)
+                                   failure = error;
+                           }
+                           finished.count_down();
+                       });
+    }
+    finished.wait();
+    run.seconds = std::chrono::duration<double>(bench_clock::now() - started).count();
+    if (failure)
+        std::rethrow_exception(failure);
+    for (auto& l : latencies)
+        run.latencies_ns.insert(run.latencies_ns.end(), l.begin(), l.end());
     return run;
 }
 
@@ -699,16 +733,24 @@ void run_query_section(const plan& p, report& out, const std::string& database,
                     });
                 };
             };
-            figures f = measure(p.repetitions, [&] {
-                return time_coroutines(coroutines, calls_each, make_call, true);
-            });
             auto baseline = out.throughput(section, "raw soci, thread per connection", connections,
                                            connections);
-            std::optional<double> ratio;
-            if (baseline)
-                ratio = f.calls_per_second.median / *baseline;
-            out.add({section, "as_future (shared sessions)", coroutines, connections, f, ratio,
-                     "raw threads q/s"});
+            auto add_row = [&](const char* name, const figures& f) {
+                std::optional<double> ratio;
+                if (baseline)
+                    ratio = f.calls_per_second.median / *baseline;
+                out.add({section, name, coroutines, connections, f, ratio, "raw threads q/s"});
+            };
+            add_row("as_future (shared sessions)", measure(p.repetitions, [&] {
+                        return time_coroutines(coroutines, calls_each, make_call, true);
+                    }));
+            // The same coroutines on the factory's worker threads: each resumes on the
+            // worker that ran its call and queues the next there, with no thread hand-off.
+            if (coroutines > 1)
+                add_row("as_future, coroutines on the workers", measure(p.repetitions, [&] {
+                            return time_coroutines_on(factory.get_executor(), coroutines,
+                                                      calls_each, make_call);
+                        }));
         }
     }
 }

@@ -2,6 +2,7 @@
 
 #include <asio_soci/errors.hpp>
 
+#include <asio/defer.hpp>
 #include <asio/error.hpp>
 #include <asio/post.hpp>
 #include <asio/system_error.hpp>
@@ -458,8 +459,10 @@ void pool::enqueue(connection_slot& slot, slot_job job) {
         slot.queue.push_back(job);
         start = !std::exchange(slot.draining, true);
     }
+    // Deferred: from a worker (a caller on the factory's executor) the drain runs next on
+    // the same thread, without a wake-up; from any other thread it is a plain post.
     if (start)
-        asio::post(workers_, [this, &slot] { drain(slot); });
+        asio::defer(workers_, [this, &slot] { drain(slot); });
 }
 
 void pool::drain(connection_slot& slot) noexcept {
