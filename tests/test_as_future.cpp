@@ -1,14 +1,17 @@
 #include "support.hpp"
 
 #include <asio/bind_executor.hpp>
+#include <asio/co_spawn.hpp>
 #include <asio/experimental/deferred.hpp>
 #include <asio/use_future.hpp>
 
 #include <catch2/catch.hpp>
 
+#include <future>
 #include <memory>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 using namespace std::chrono_literals;
 
@@ -79,6 +82,45 @@ TEST_CASE("as_future: fn runs on a worker and the coroutine resumes on its own t
         CHECK(worker != io_thread);
         CHECK(std::this_thread::get_id() == io_thread);
     }());
+}
+
+TEST_CASE("as_future: coroutines on the factory's own executor", "[db]") {
+    // The pattern docs/benchmarks.md measures: database-bound coroutines spawned on the
+    // worker threads, each resuming there after its calls (deferred completions).
+    test::database db;
+    auto table = db.create_table("on_workers");
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 4});
+    constexpr int coroutines = 8, calls_each = 25;
+    std::vector<std::future<int>> done;
+    for (int c = 0; c < coroutines; ++c)
+        done.push_back(asio::co_spawn(
+            factory.get_executor(),
+            [&, c]() -> asio::awaitable<int> {
+                auto s = co_await factory.async_acquire();
+                int seen = 0;
+                for (int i = 0; i < calls_each; ++i) {
+                    const int id = c * calls_each + i;
+                    seen = co_await asio_soci::as_future(s, [&table, id](soci::session& sql) {
+                        const std::string name = "row" + std::to_string(id);
+                        sql << "insert into " + table + " (id, name) values (:id, :name)",
+                            soci::use(id), soci::use(name);
+                        int rows = 0;
+                        sql << "select count(*) from " + table + " where id = :id", soci::use(id),
+                            soci::into(rows);
+                        return rows;
+                    });
+                    if (seen != 1)
+                        co_return -id;
+                }
+                co_await s.async_commit();
+                co_return calls_each;
+            },
+            asio::use_future));
+    int total = 0;
+    for (auto& d : done)
+        total += d.get();  // the factory outlives the coroutines on its threads
+    CHECK(total == coroutines * calls_each);
+    CHECK(db.scalar("select count(*) from " + table) == coroutines * calls_each);
 }
 
 TEST_CASE("as_future: every completion token works", "[db]") {
