@@ -88,6 +88,12 @@ transaction_state status_of(soci::session& sql) {
     return transaction_state::in_transaction;  // unknown backend: assume the worst
 }
 
+// True for the backends whose transaction status status_of() can read.
+bool has_native_status(soci::session& sql) {
+    const auto name = sql.get_backend()->get_backend_name();
+    return name == "postgresql" || name == "sqlite3";
+}
+
 }  // namespace
 
 connect_settings make_connect_settings(const database_url& url) {
@@ -250,7 +256,8 @@ void begin(soci::session& sql) {
 }
 
 void begin_explicitly(soci::session& sql) {
-    if (status_of(sql) != transaction_state::idle)
+    // Only where the status is known: SOCI gives no way to read MySQL's.
+    if (has_native_status(sql) && status_of(sql) != transaction_state::idle)
         throw std::logic_error(
             "asio_soci: async_begin: a transaction is already open on this session (calls "
             "begin one when none is open); commit or roll back first");
@@ -258,6 +265,17 @@ void begin_explicitly(soci::session& sql) {
 }
 
 void commit_if_open(soci::session& sql) {
+    // PostgreSQL answers COMMIT of a failed transaction with a rollback, and success:
+    // say so instead of letting the caller believe its earlier work was committed.
+    auto* backend = sql.get_backend();
+    if (backend->get_backend_name() == "postgresql" &&
+        PQtransactionStatus(static_cast<soci::postgresql_session_backend*>(backend)->conn_) ==
+            PQTRANS_INERROR) {
+        sql.rollback();
+        throw transaction_failed(
+            "commit refused: a statement of this transaction failed earlier, so PostgreSQL "
+            "had aborted it; it has been rolled back and nothing was committed");
+    }
     if (status_of(sql) != transaction_state::idle)
         sql.commit();
 }

@@ -2,7 +2,6 @@
 
 #include <asio_soci/errors.hpp>
 
-#include <asio/defer.hpp>
 #include <asio/error.hpp>
 #include <asio/post.hpp>
 #include <asio/system_error.hpp>
@@ -192,6 +191,8 @@ void pool::acquire(acquire_waiter& w) {
     core_access::enqueued_at(w) = now;
     connection_slot* slot = nullptr;
     std::size_t waiting = 0;
+    bool queued = false;
+    bool log_exhaustion = false;
     {
         std::lock_guard lock{mutex_};
         waiting = waiters_.size;
@@ -202,25 +203,30 @@ void pool::acquire(acquire_waiter& w) {
             core_access::deadline(w) = now + options_.acquire_timeout;
             waiters_.push_back(w);
             arm_timer_locked();
+            queued = true;
             // At most once per interval: under load, the queue fills and empties all the time.
-            if (now - last_exhaustion_log_ >= exhaustion_log_interval) {
+            if (!last_exhaustion_log_ || now - *last_exhaustion_log_ >= exhaustion_log_interval) {
                 last_exhaustion_log_ = now;
-                logger_->info(
-                    "asio_soci: pool exhausted: all {} connections to {} in use, {} "
-                    "acquisition(s) waiting (logged at most every {} s)",
-                    slots_.size(), url_.to_string(), waiters_.size,
-                    std::chrono::duration_cast<std::chrono::seconds>(exhaustion_log_interval)
-                        .count());
+                log_exhaustion = true;
             }
-            return;
         }
         if (!must_wait) {
             auto& stack = idle_open_.empty() ? idle_closed_ : idle_open_;
             slot = stack.back();
             stack.pop_back();
         }
-        core_access::state(w).store(must_wait ? waiter_state::done : waiter_state::assigned,
-                                    std::memory_order_relaxed);
+        if (!queued)
+            core_access::state(w).store(must_wait ? waiter_state::done : waiter_state::assigned,
+                                        std::memory_order_relaxed);
+    }
+    if (queued) {  // `w` may be served by now: only the values taken under the lock
+        if (log_exhaustion)
+            logger_->info(
+                "asio_soci: pool exhausted: all {} connections to {} in use, {} acquisition(s) "
+                "waiting (logged at most every {} s)",
+                slots_.size(), url_.to_string(), waiting + 1,
+                std::chrono::duration_cast<std::chrono::seconds>(exhaustion_log_interval).count());
+        return;
     }
     if (slot) {
         hand_over(*slot, w);
@@ -459,10 +465,10 @@ void pool::enqueue(connection_slot& slot, slot_job job) {
         slot.queue.push_back(job);
         start = !std::exchange(slot.draining, true);
     }
-    // Deferred: from a worker (a caller on the factory's executor) the drain runs next on
-    // the same thread, without a wake-up; from any other thread it is a plain post.
+    // Posted, not deferred: a thread that blocks after queueing (a future waited on in
+    // a worker) must not hold the drain in its private queue.
     if (start)
-        asio::defer(workers_, [this, &slot] { drain(slot); });
+        asio::post(workers_, [this, &slot] { drain(slot); });
 }
 
 void pool::drain(connection_slot& slot) noexcept {

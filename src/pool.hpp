@@ -18,6 +18,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <typeindex>
 #include <vector>
 
@@ -145,7 +146,7 @@ private:
     asio::steady_timer timer_;
     bool timer_armed_ = false;
     static constexpr std::chrono::seconds exhaustion_log_interval{10};
-    clock::time_point last_exhaustion_log_{};  // guarded by mutex_
+    std::optional<clock::time_point> last_exhaustion_log_;  // guarded by mutex_
     std::atomic<std::size_t> open_count_{0};
 
     // Backoff between failed connection attempts: from 50 ms, doubling, to 1 s (so a

@@ -129,7 +129,6 @@ TEST_CASE("pool: pool_size 1 serves 50 waiters in FIFO order while the loop stay
     // The last waiter waited for 49 holders, each of which held on for a tick of at
     // least 1 ms.
     CHECK(waits.max >= 40ms);
-    CHECK(waits.mean() <= waits.max);
 }
 
 TEST_CASE("pool: an exhausted pool fails acquisition with pool_timeout", "[db]") {
@@ -281,6 +280,37 @@ TEST_CASE("pool: with autocommit, each statement commits on its own", "[db]") {
     CHECK(db.scalar("select count(*) from " + table + " where id = 2") == 0);
 }
 
+TEST_CASE("pool: a PostgreSQL transaction with a failed statement refuses to commit",
+          "[db][postgresql]") {
+    test::database db;
+    auto table = db.create_table("failed_tx");
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+    asio::io_context io;
+    test::run(io, [&]() -> asio::awaitable<void> {
+        auto s = co_await factory.async_acquire();
+        co_await asio_soci::as_future(s, [&](soci::session& sql) {
+            sql << "insert into " + table + " (id, name) values (1, 'lost')";
+        });
+        try {
+            co_await asio_soci::as_future(
+                s, [](soci::session& sql) { sql << "select * from no_such_table"; });
+        } catch (const soci::soci_error&) {
+            // caught and ignored: the mistake under test
+        }
+        bool refused = false;
+        try {
+            co_await s.async_commit();  // PostgreSQL would answer ROLLBACK, with success
+        } catch (const asio_soci::transaction_failed& e) {
+            refused =
+                std::string_view{e.what()}.find("nothing was committed") != std::string_view::npos;
+        }
+        CHECK(refused);
+        // Rolled back: the session goes on with a new transaction.
+        CHECK(co_await count_rows(s, table) == 0);
+    }());
+    CHECK(db.scalar("select count(*) from " + table) == 0);
+}
+
 TEST_CASE("pool: on_connect runs once for every new connection", "[db]") {
     test::database db;
     std::atomic<int> connects{0};
@@ -390,6 +420,10 @@ TEST_CASE("pool: PostgreSQL over a unix socket (?host=/directory)", "[db][postgr
     std::string directories;
     *db.connect() << "show unix_socket_directories", soci::into(directories);
     const auto tcp = asio_soci::database_url::parse(db.url());
+    if (directories.empty() || (tcp.host() != "127.0.0.1" && tcp.host() != "localhost")) {
+        WARN("the test server has no local unix socket: not tested");
+        return;
+    }
     const std::string url = "postgresql://" + tcp.username() + "@/" + tcp.database() +
                             "?host=" + directories.substr(0, directories.find(',')) +
                             "&port=" + std::to_string(tcp.port().value_or(5432));
@@ -535,8 +569,10 @@ TEST_CASE("pool: connects, reconnects, exhaustion, slow calls and closes are log
     // On PostgreSQL with a password in the URL (the test server trusts local users, so
     // it goes unused), which no line may show.
     std::string url = db.url();
-    if (db.is_postgresql())
-        url.insert(url.find('@'), ":hunter2");
+    const auto at = url.find('@');
+    if (db.is_postgresql() && at != std::string::npos &&
+        url.find(':', url.find("://") + 3) > at)  // a user and no password yet
+        url.insert(at, ":hunter2");
     std::optional<asio_soci::session_factory> factory{asio_soci::make_session_factory(
         url, {.pool_size = 1, .logger = logger, .slow_call_threshold = 100ms})};
     asio::io_context io;

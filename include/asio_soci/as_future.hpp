@@ -18,21 +18,6 @@
 
 namespace asio_soci {
 
-/// Runs `fn(soci::session&)` on the session's connection, on the session's strand on
-/// the factory's worker threads, after every call submitted before it on that session.
-///
-/// Completion signature: void(std::exception_ptr, R) where R is fn's decayed result,
-/// or void(std::exception_ptr) when fn returns void. fn's exception arrives with its
-/// type intact (soci::soci_error stays soci::soci_error).
-/// Executor: completes on the handler's associated executor (for use_awaitable: the
-/// coroutine's); a handler without one completes on a worker thread.
-/// Cancellation: every type. Before fn starts, fn never runs. While fn runs, the
-/// operation completes at once with asio::error::operation_aborted; fn goes on to the
-/// end (on PostgreSQL the server is asked to cancel its statement), and the connection
-/// is not reused until it has finished.
-/// Lifetimes: the session may be destroyed or released while the call runs; the
-/// connection goes back to the pool after the call.
-/// Throws invalid_session, when called, if the session is empty.
 namespace detail {
 
 /// The session form of as_future(); `autobegin`: begin a transaction first when none
@@ -76,7 +61,8 @@ auto initiate_session_call(session& s, Fn&& fn, CompletionToken&& token, bool au
 /// Cancellation: every type. Before fn starts, fn never runs. While fn runs, the
 /// operation completes at once with asio::error::operation_aborted; fn goes on to the
 /// end (on PostgreSQL the server is asked to cancel its statement), and the connection
-/// is not reused until it has finished.
+/// is not reused until it has finished. What fn did stays in the session's open
+/// transaction: roll back (or let the session go back) rather than commit after it.
 /// Lifetimes: the session may be destroyed or released while the call runs; the
 /// connection goes back to the pool after the call.
 /// Throws invalid_session, when called, if the session is empty.

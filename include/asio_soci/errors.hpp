@@ -42,6 +42,13 @@ public:
     using error::error;
 };
 
+/// async_commit() found the transaction failed: on PostgreSQL a statement of it had
+/// failed, so the server had aborted it. It has been rolled back; nothing was committed.
+class transaction_failed : public error {
+public:
+    using error::error;
+};
+
 /// Migrations cannot be loaded or applied: a bad file name, a gap in the numbering, an
 /// applied migration that changed or is missing, or a failing migration (the message
 /// names the file, the line and the statement; that migration was rolled back).

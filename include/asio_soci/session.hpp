@@ -72,7 +72,9 @@ public:
     template <class CompletionToken = asio::use_awaitable_t<>>
     auto async_begin(CompletionToken&& token = {});
 
-    /// Commits the open transaction; does nothing when none is open.
+    /// Commits the open transaction; does nothing when none is open. On PostgreSQL, a
+    /// transaction in which a statement failed cannot commit: it is rolled back and the
+    /// operation fails with asio_soci::transaction_failed.
     /// Completion signature: void(std::exception_ptr).
     template <class CompletionToken = asio::use_awaitable_t<>>
     auto async_commit(CompletionToken&& token = {});

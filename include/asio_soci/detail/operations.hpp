@@ -9,9 +9,9 @@
 #include <asio/associated_cancellation_slot.hpp>
 #include <asio/associated_executor.hpp>
 #include <asio/cancellation_type.hpp>
-#include <asio/defer.hpp>
 #include <asio/error.hpp>
 #include <asio/execution/outstanding_work.hpp>
+#include <asio/post.hpp>
 #include <asio/prefer.hpp>
 #include <asio/recycling_allocator.hpp>
 #include <asio/system_error.hpp>
@@ -108,12 +108,10 @@ public:
         return asio::get_associated_cancellation_slot(handler_);
     }
 
-    /// Queues `finish(op)` on the handler's executor, never running it inline; if the
-    /// executor drops it unrun, `drop(op)` runs instead (so a lease or a reference is
-    /// never leaked). Deferred, as a continuation: when this thread runs the handler's
-    /// executor (a caller on the factory's own executor, or an io thread granting an
-    /// idle connection), it runs next on this thread without waking another; from any
-    /// other thread it is a plain post.
+    /// Posts `finish(op)` to the handler's executor; if the executor drops it unrun,
+    /// `drop(op)` runs instead (so a lease or a reference is never leaked). Posted, not
+    /// deferred: a worker that runs a connection's queue must not hold completions back
+    /// in its private queue while it goes on to the next job.
     template <class Op, class Finish, class Drop>
     void post_completion(Op* op, Finish finish, Drop drop) noexcept {
         struct owner {
@@ -127,7 +125,7 @@ public:
                     drop(op);
             }
         };
-        asio::defer(*work_, [o = owner{op, std::move(drop)}, finish]() mutable {
+        asio::post(*work_, [o = owner{op, std::move(drop)}, finish]() mutable {
             finish(std::exchange(o.op, nullptr));
         });
     }
