@@ -68,9 +68,10 @@ transaction_state from_postgresql(PGconn* conn) {
         case PQTRANS_IDLE:
             return transaction_state::idle;
         case PQTRANS_INTRANS:
-        case PQTRANS_INERROR:
         case PQTRANS_ACTIVE:
             return transaction_state::in_transaction;
+        case PQTRANS_INERROR:
+            return transaction_state::failed;
         default:
             return transaction_state::broken;
     }
@@ -85,13 +86,7 @@ transaction_state status_of(soci::session& sql) {
         return from_postgresql(static_cast<soci::postgresql_session_backend*>(backend)->conn_);
     if (name == "sqlite3")
         return from_sqlite(static_cast<soci::sqlite3_session_backend*>(backend)->conn_);
-    return transaction_state::in_transaction;  // unknown backend: assume the worst
-}
-
-// True for the backends whose transaction status status_of() can read.
-bool has_native_status(soci::session& sql) {
-    const auto name = sql.get_backend()->get_backend_name();
-    return name == "postgresql" || name == "sqlite3";
+    return transaction_state::unknown;
 }
 
 }  // namespace
@@ -181,8 +176,7 @@ void native_connection::close() noexcept {
 
 transaction_state native_connection::transaction_status() const noexcept {
     if (!handle_)
-        return kind_ == backend::mysql ? transaction_state::in_transaction
-                                       : transaction_state::broken;
+        return kind_ == backend::mysql ? transaction_state::unknown : transaction_state::broken;
     if (kind_ == backend::postgresql)
         return from_postgresql(static_cast<PGconn*>(handle_));
     return from_sqlite(static_cast<sqlite3*>(handle_));
@@ -256,8 +250,8 @@ void begin(soci::session& sql) {
 }
 
 void begin_explicitly(soci::session& sql) {
-    // Only where the status is known: SOCI gives no way to read MySQL's.
-    if (has_native_status(sql) && status_of(sql) != transaction_state::idle)
+    const auto state = status_of(sql);
+    if (state == transaction_state::in_transaction || state == transaction_state::failed)
         throw std::logic_error(
             "asio_soci: async_begin: a transaction is already open on this session (calls "
             "begin one when none is open); commit or roll back first");
@@ -265,19 +259,19 @@ void begin_explicitly(soci::session& sql) {
 }
 
 void commit_if_open(soci::session& sql) {
-    // PostgreSQL answers COMMIT of a failed transaction with a rollback, and success:
-    // say so instead of letting the caller believe its earlier work was committed.
-    auto* backend = sql.get_backend();
-    if (backend->get_backend_name() == "postgresql" &&
-        PQtransactionStatus(static_cast<soci::postgresql_session_backend*>(backend)->conn_) ==
-            PQTRANS_INERROR) {
-        sql.rollback();
-        throw transaction_failed(
-            "commit refused: a statement of this transaction failed earlier, so PostgreSQL "
-            "had aborted it; it has been rolled back and nothing was committed");
+    switch (status_of(sql)) {
+        case transaction_state::idle:
+            return;
+        case transaction_state::failed:
+            // PostgreSQL answers COMMIT of a failed transaction with a rollback, and
+            // success: say so instead of letting the caller believe its work was kept.
+            sql.rollback();
+            throw transaction_failed(
+                "commit refused: a statement of this transaction failed earlier, so "
+                "PostgreSQL had aborted it; it has been rolled back and nothing was committed");
+        default:
+            sql.commit();
     }
-    if (status_of(sql) != transaction_state::idle)
-        sql.commit();
 }
 
 void rollback_if_open(soci::session& sql) {

@@ -31,7 +31,14 @@ connect_settings make_connect_settings(const database_url& url);
 /// library's lazily initialised statics on the calling thread (see backend.cpp).
 void initialize_backend_statics(asio_soci::backend kind);
 
-enum class transaction_state { idle, in_transaction, broken };
+/// A connection's transaction status, read without a round trip.
+enum class transaction_state {
+    idle,
+    in_transaction,
+    failed,   // PostgreSQL: a statement failed; only a rollback ends the transaction
+    unknown,  // the backend gives no status (MySQL through SOCI)
+    broken,
+};
 
 /// A connection's native handle, kept beside its soci::session.
 class native_connection {
@@ -47,7 +54,7 @@ public:
     /// Forgets the handle; call before the soci::session is destroyed.
     void close() noexcept;
 
-    /// From the native status, without a round trip (MySQL: unknown, so in_transaction).
+    /// From the native status, without a round trip.
     transaction_state transaction_status() const noexcept;
     /// Without a round trip (one poll()): false when an idle connection has something
     /// to read, most often because the server has closed it; ping() tells for sure.

@@ -436,6 +436,8 @@ void pool::reset(connection_slot& slot) noexcept {
             case transaction_state::idle:
                 break;
             case transaction_state::in_transaction:
+            case transaction_state::failed:
+            case transaction_state::unknown:
                 try {
                     slot.sql->rollback();
                     if (slot.native.transaction_status() != transaction_state::idle)
