@@ -2,6 +2,9 @@
 # Components: core (always), sqlite3, postgresql, mysql.
 # Provides SOCI::core and SOCI::<component>; SOCI::postgresql carries libpq's include
 # directory because <soci/postgresql/soci-postgresql.h> includes <libpq-fe.h>.
+# A SOCI built with Boost support (Debian's: soci-config.h defines SOCI_HAVE_BOOST)
+# includes Boost's headers from <soci/soci.h>, though libsoci-dev does not depend on
+# them: SOCI::core then carries Boost::headers, and SOCI is not found without them.
 find_path(SOCI_INCLUDE_DIR NAMES soci/soci.h)
 find_library(SOCI_core_LIBRARY NAMES soci_core)
 if(SOCI_INCLUDE_DIR AND EXISTS "${SOCI_INCLUDE_DIR}/soci/version.h")
@@ -12,6 +15,25 @@ if(SOCI_INCLUDE_DIR AND EXISTS "${SOCI_INCLUDE_DIR}/soci/version.h")
     math(EXPR _soci_minor "${_soci_version} / 100 % 1000")
     math(EXPR _soci_patch "${_soci_version} % 100")
     set(SOCI_VERSION "${_soci_major}.${_soci_minor}.${_soci_patch}")
+endif()
+
+# Boost's headers, when this SOCI was built to include them.
+set(SOCI_NEEDS_BOOST FALSE)
+set(_soci_boost_ok TRUE)
+set(_soci_failure_message "")
+if(SOCI_INCLUDE_DIR AND EXISTS "${SOCI_INCLUDE_DIR}/soci/soci-config.h")
+    file(STRINGS "${SOCI_INCLUDE_DIR}/soci/soci-config.h" _soci_have_boost
+         REGEX "^#[ \t]*define[ \t]+SOCI_HAVE_BOOST([ \t]|$)")
+    if(_soci_have_boost)
+        set(SOCI_NEEDS_BOOST TRUE)
+        find_package(Boost QUIET CONFIG COMPONENTS headers)
+        if(NOT TARGET Boost::headers)
+            set(_soci_boost_ok FALSE)
+            string(CONCAT _soci_failure_message
+                "SOCI's headers include Boost's (SOCI_HAVE_BOOST in soci-config.h), which are "
+                "not installed: on Debian, apt-get install libboost-dev")
+        endif()
+    endif()
 endif()
 
 set(_soci_component_vars)
@@ -32,15 +54,19 @@ endforeach()
 
 include(FindPackageHandleStandardArgs)
 find_package_handle_standard_args(SOCI
-    REQUIRED_VARS SOCI_INCLUDE_DIR SOCI_core_LIBRARY
+    REQUIRED_VARS SOCI_INCLUDE_DIR SOCI_core_LIBRARY _soci_boost_ok
     VERSION_VAR SOCI_VERSION
-    HANDLE_COMPONENTS)
+    HANDLE_COMPONENTS
+    REASON_FAILURE_MESSAGE "${_soci_failure_message}")
 
 if(SOCI_FOUND AND NOT TARGET SOCI::core)
     add_library(SOCI::core UNKNOWN IMPORTED)
     set_target_properties(SOCI::core PROPERTIES
         IMPORTED_LOCATION "${SOCI_core_LIBRARY}"
         INTERFACE_INCLUDE_DIRECTORIES "${SOCI_INCLUDE_DIR}")
+    if(SOCI_NEEDS_BOOST)
+        set_property(TARGET SOCI::core APPEND PROPERTY INTERFACE_LINK_LIBRARIES Boost::headers)
+    endif()
 endif()
 foreach(_component IN LISTS SOCI_FIND_COMPONENTS)
     if(SOCI_${_component}_FOUND AND NOT TARGET SOCI::${_component})
@@ -55,3 +81,5 @@ foreach(_component IN LISTS SOCI_FIND_COMPONENTS)
     endif()
 endforeach()
 mark_as_advanced(SOCI_INCLUDE_DIR SOCI_core_LIBRARY)
+unset(_soci_boost_ok)
+unset(_soci_failure_message)

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <utility>
+#include <vector>
 
 namespace asio_soci {
 
@@ -185,6 +186,39 @@ std::optional<text_span> lenient_password_span(std::string_view url) {
     return text_span{colon + 1, at - colon - 1};
 }
 
+// Query parameters whose values are secrets: "pass" and any key naming a password
+// (password, sslpassword, ...).
+bool is_secret_key(std::string_view key) {
+    const std::string lower = to_lower(key);
+    return lower == "pass" || lower.find("password") != npos;
+}
+
+// The values of secret query parameters, read leniently (keys decoded where they can
+// be, nothing validated), so that an error message can quote the URL before, or
+// because, its query fails to parse. The query starts at the first '?' after the
+// lenient password, which may itself hold a '?'.
+std::vector<text_span> secret_query_spans(std::string_view url,
+                                          const std::optional<text_span>& password) {
+    std::vector<text_span> spans;
+    const size_t sep = url.find("://");
+    const size_t from = password ? password->pos + password->len : (sep == npos ? 0 : sep + 3);
+    size_t pos = url.find('?', from);
+    if (pos == npos)
+        return spans;
+    for (++pos; pos <= url.size();) {
+        const size_t end = std::min(url.find('&', pos), url.size());
+        const std::string_view pair = url.substr(pos, end - pos);
+        if (const size_t eq = pair.find('='); eq != npos) {
+            const std::string_view key = pair.substr(0, eq);
+            if (is_secret_key(find_bad_escape(key) == npos ? percent_decode(key)
+                                                           : std::string(key)))
+                spans.push_back({pos + eq + 1, pair.size() - eq - 1});
+        }
+        pos = end + 1;
+    }
+    return spans;
+}
+
 // Everything parse() learns, assigned to database_url's private members at the end.
 struct url_parts {
     backend kind = backend::sqlite3;
@@ -213,7 +247,10 @@ struct raw_pieces {
 // that might contain a fragment of the password are withheld.
 class url_reader {
 public:
-    explicit url_reader(std::string_view url) : url_(url), lenient_(lenient_password_span(url)) {}
+    explicit url_reader(std::string_view url)
+        : url_(url),
+          lenient_(lenient_password_span(url)),
+          secret_values_(secret_query_spans(url, lenient_)) {}
 
     std::string_view url() const noexcept { return url_; }
 
@@ -232,14 +269,22 @@ public:
     }
 
     [[noreturn]] void fail(std::string_view detail) const {
-        std::string masked(url_);
         std::string why(detail);
-        if (lenient_) {
-            masked.replace(lenient_->pos, lenient_->len, kMask);
-            if (split_ && strict_ != lenient_)
-                why = kAmbiguous;
-            // Belt and braces: the detail never spells out the password, raw or decoded.
-            const std::string_view raw = url_.substr(lenient_->pos, lenient_->len);
+        if (lenient_ && split_ && strict_ != lenient_)
+            why = kAmbiguous;
+        std::vector<text_span> secrets = secret_values_;
+        if (lenient_)
+            secrets.push_back(*lenient_);
+        // Masked from the end, so that the earlier spans keep their positions.
+        std::sort(secrets.begin(), secrets.end(),
+                  [](const text_span& a, const text_span& b) { return a.pos > b.pos; });
+        std::string masked(url_);
+        for (const text_span& secret : secrets) {
+            const std::string_view raw = url_.substr(secret.pos, secret.len);
+            masked.replace(secret.pos, secret.len, kMask);
+            // Belt and braces: the detail never spells out a secret, raw or decoded.
+            if (raw.empty())
+                continue;
             replace_all(why, raw, kMask);
             if (find_bad_escape(raw) == npos)
                 replace_all(why, percent_decode(raw), kMask);
@@ -271,6 +316,7 @@ public:
 private:
     std::string_view url_;
     std::optional<text_span> lenient_;
+    std::vector<text_span> secret_values_;
     std::optional<text_span> strict_;
     bool split_ = false;
 };
@@ -499,11 +545,6 @@ url_parts parse_parts(std::string_view url) {
     else
         parse_server(reader, pieces, parts);
     return parts;
-}
-
-// Query parameters whose values are secrets too (sslpassword, ...).
-bool is_secret_key(std::string_view key) {
-    return to_lower(key).find("password") != npos;
 }
 
 }  // namespace

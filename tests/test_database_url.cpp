@@ -434,6 +434,33 @@ TEST_CASE("url: error messages never contain the password", "[url]") {
                Contains("\"postgresql://bob:***@h/db\""));
 }
 
+// Wherever the password was written (the query string too, in a key that is refused,
+// inside a bad escape), no url_error quotes it: masking does not depend on the place.
+TEST_CASE("url: error messages never contain a password given in the query", "[url]") {
+    const std::string_view malformed[] = {
+        "postgresql://app@db.example/app?password=s3cretpw",
+        "postgresql://app@db.example/app?sslmode=require&password=s3cretpw%zz",
+        "mysql://app@db.example/app?pass=s3cretpw",
+        "postgresql://app@db.example/app?pass%77ord=s3cretpw",
+        "postgresql://app@db.example:99999/app?sslpassword=s3cretpw",
+        "postgresql://app:s3cretpw@db.example/app?password=s3cretpw",
+        "postgresql://app@db.example/app?sslpassword=s3cretpw%4",
+    };
+    for (std::string_view text : malformed) {
+        INFO(text);
+        const std::string message = parse_error(text);
+        CHECK_THAT(message, Contains("invalid database URL"));
+        CHECK_THAT(message, !Contains("s3cret"));
+        CHECK_THAT(message, !Contains("etpw"));
+        CHECK_THAT(message, Contains("***"));
+    }
+    CHECK(parse_error("mysql://app@db.example/app?pass=s3cretpw") ==
+          "invalid database URL \"mysql://app@db.example/app?pass=***\": query parameter "
+          "\"pass\" is not allowed; put the password in the URL (user:password@host)");
+    // Other values stay readable.
+    CHECK_THAT(parse_error("postgresql://app@db.example:99999/app?sslmode=require"),
+               Contains("?sslmode=require\""));
+}
 TEST_CASE("url: ambiguous user info is refused", "[url]") {
     // Read strictly, these are host "bob", port 1 and a query; read leniently, "1?x=..." is
     // a password with an unencoded '?'. Either way to_string() could show a password.

@@ -15,10 +15,13 @@ _ASIO_SOCI_COMMON_SH=1
 # The repository root (scripts/lib/../..).
 ASIO_SOCI_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
-# Debian packages the project needs to build, test and run its examples.
+# Debian packages the project needs to build, test and run its examples. Keep this one
+# list, under this name: scripts/check-packages reads it. libboost-dev: SOCI's headers
+# include Boost's (Debian builds SOCI with SOCI_HAVE_BOOST), but libsoci-dev does not
+# depend on them.
 ASIO_SOCI_PACKAGES=(
     build-essential cmake ninja-build pkg-config
-    libasio-dev libsoci-dev libsqlite3-dev libpq-dev postgresql
+    libasio-dev libsoci-dev libboost-dev libsqlite3-dev libpq-dev postgresql
     catch2 libspdlog-dev libfmt-dev
     librestinio-dev libhttp-parser-dev libcli11-dev
     curl clang-format
@@ -40,6 +43,19 @@ _as_root() {
     else
         die "need root to run '$*' and sudo is not installed"
     fi
+}
+
+# Explains what to do when packages are missing and we cannot become root, and exits.
+_asio_soci_cannot_install() {
+    cat >&2 <<EOF
+error: these Debian packages are missing: $*
+Installing them needs root; this script runs as $(id -un), and sudo is not installed.
+Either run it as root, or install the packages yourself and run it again:
+    su -c 'apt-get update && apt-get install --no-install-recommends $*'
+Nothing else needs root: with the packages installed, the build, the tests and the
+throwaway PostgreSQL all run as $(id -un).
+EOF
+    exit 1
 }
 
 # ensure_packages [extra...]: installs whichever of ASIO_SOCI_PACKAGES (plus the extra
@@ -70,7 +86,11 @@ ensure_packages() {
         return 0
     fi
 
-    log "installing missing Debian packages: ${missing[*]}"
+    log "about to install these missing Debian packages with apt-get: ${missing[*]}"
+    if [[ "$(id -u)" -ne 0 ]]; then
+        command -v sudo >/dev/null 2>&1 || _asio_soci_cannot_install "${missing[@]}"
+        log "not root: apt-get runs through sudo (it may ask for your password)"
+    fi
     _as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 ||
         die "apt-get update failed"
     _as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \

@@ -95,4 +95,18 @@ endif()
 if(NOT _output MATCHES "sqlite:// 42\n")  # after the library's log lines (stdout)
     message(FATAL_ERROR "consumer: unexpected output '${_output}'")
 endif()
+
+# Without Boost's headers (which Debian's SOCI headers include), the package must fail
+# at configure time, naming the Debian package, rather than deep inside SOCI's headers
+# at compile time.
+set(_no_boost_args ${_configure_args})
+list(TRANSFORM _no_boost_args REPLACE "^${_build}$" "${WORK_DIR}/build-without-boost")
+file(REMOVE_RECURSE "${WORK_DIR}/build-without-boost")
+message(STATUS "consumer: configure without Boost")
+execute_process(COMMAND "${CMAKE_COMMAND}" ${_no_boost_args} -DCMAKE_DISABLE_FIND_PACKAGE_Boost=ON
+                RESULT_VARIABLE _result OUTPUT_VARIABLE _output ERROR_VARIABLE _error)
+if(_result EQUAL 0 OR NOT "${_output}${_error}" MATCHES "apt-get install libboost-dev")
+    message(FATAL_ERROR "consumer: without Boost, configuring must fail and name libboost-dev; "
+                        "got (${_result}): ${_output}${_error}")
+endif()
 message(STATUS "consumer: OK")
