@@ -10,8 +10,11 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 
 namespace asio_soci::detail {
 
@@ -145,16 +148,27 @@ void native_connection::open(soci::session& sql, const connect_settings& setting
         case backend::postgresql: {
             sql.open(soci::postgresql, settings.connect_string);
             PGconn* conn = static_cast<soci::postgresql_session_backend*>(sql.get_backend())->conn_;
+            std::lock_guard lock{interrupt_mutex_};
             handle_ = conn;
-            std::lock_guard lock{cancel_mutex_};
-            pg_cancel_ = PQgetCancel(conn);
             break;
         }
         case backend::sqlite3: {
             sql.open(soci::sqlite3, settings.connect_string);
             auto* db = static_cast<soci::sqlite3_session_backend*>(sql.get_backend())->conn_;
-            handle_ = db;
+            {
+                std::lock_guard lock{interrupt_mutex_};
+                handle_ = db;
+            }
             sqlite3_busy_timeout(db, settings.sqlite_busy_timeout_ms);
+            // sqlite3_interrupt() stops only the statements running when it is called;
+            // this stops the later ones of a cancelled operation too.
+            sqlite3_progress_handler(
+                db, 1000,
+                [](void* self) -> int {
+                    return static_cast<native_connection*>(self)->interrupted_.load(
+                        std::memory_order_relaxed);
+                },
+                this);
             if (!settings.sqlite_journal_mode.empty())
                 set_journal_mode(db, settings.sqlite_journal_mode);
             break;
@@ -167,10 +181,7 @@ void native_connection::open(soci::session& sql, const connect_settings& setting
 }
 
 void native_connection::close() noexcept {
-    std::lock_guard lock{cancel_mutex_};
-    if (pg_cancel_)
-        PQfreeCancel(static_cast<PGcancel*>(pg_cancel_));
-    pg_cancel_ = nullptr;
+    std::lock_guard lock{interrupt_mutex_};
     handle_ = nullptr;
 }
 
@@ -204,25 +215,68 @@ bool native_connection::ping(soci::session& sql) noexcept {
     return sql.is_connected();
 }
 
+struct native_connection::cancel_request {
+    std::mutex mutex;
+    std::condition_variable answered_cv;
+    bool answered = false;  // guarded by mutex
+};
+
+namespace {
+// How long the end of an operation waits for its cancel request's answer. A server
+// answers within milliseconds; one that does not may still act on the request later,
+// so the connection is not reused after that.
+constexpr std::chrono::seconds cancel_answer_timeout{2};
+}  // namespace
+
 void native_connection::begin_operation(std::uint64_t id) noexcept {
     running_.store(id, std::memory_order_relaxed);
 }
 
-void native_connection::end_operation() noexcept {
-    if (kind_ != backend::postgresql) {
+bool native_connection::end_operation() noexcept {
+    std::shared_ptr<cancel_request> request;
+    {
+        std::lock_guard lock{interrupt_mutex_};  // no interrupt() lands after this
         running_.store(0, std::memory_order_relaxed);
-        return;
+        interrupted_.store(false, std::memory_order_relaxed);
+        request = std::move(cancel_);
     }
-    std::lock_guard lock{cancel_mutex_};  // waits for a cancel request under way
-    running_.store(0, std::memory_order_relaxed);
+    if (!request)
+        return true;
+    std::unique_lock lock{request->mutex};
+    return request->answered_cv.wait_for(lock, cancel_answer_timeout,
+                                         [&] { return request->answered; });
 }
 
-void native_connection::cancel(std::uint64_t id) noexcept {
-    std::lock_guard lock{cancel_mutex_};
-    if (!pg_cancel_ || running_.load(std::memory_order_relaxed) != id)
+void native_connection::interrupt(std::uint64_t id) noexcept {
+    std::lock_guard lock{interrupt_mutex_};
+    if (!handle_ || running_.load(std::memory_order_relaxed) != id)
         return;
-    char message[256];
-    PQcancel(static_cast<PGcancel*>(pg_cancel_), message, sizeof message);
+    if (kind_ == backend::sqlite3) {
+        interrupted_.store(true, std::memory_order_relaxed);
+        sqlite3_interrupt(static_cast<sqlite3*>(handle_));  // sets a flag: returns at once
+        return;
+    }
+    if (kind_ != backend::postgresql || cancel_)
+        return;  // MySQL: no cancel; PostgreSQL: one request per operation is enough
+    PGcancel* cancel = PQgetCancel(static_cast<PGconn*>(handle_));
+    if (!cancel)
+        return;
+    auto request = std::make_shared<cancel_request>();
+    try {
+        // PQcancel connects to the server and waits for it to close the connection,
+        // with no time limit: on a thread of its own, which may outlive the pool.
+        std::thread([cancel, request] {
+            char message[256];
+            PQcancel(cancel, message, sizeof message);
+            PQfreeCancel(cancel);
+            std::lock_guard lock{request->mutex};
+            request->answered = true;
+            request->answered_cv.notify_all();
+        }).detach();
+        cancel_ = std::move(request);
+    } catch (...) {  // no thread to be had: the statement runs to its end
+        PQfreeCancel(cancel);
+    }
 }
 
 bool is_transient(const std::exception_ptr& error) noexcept {

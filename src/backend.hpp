@@ -63,21 +63,25 @@ public:
     /// A round trip (PostgreSQL: an empty query). Blocks: call on a worker.
     bool ping(soci::session& sql) noexcept;
     /// Marks the start and the end of an operation's use of the connection; `id`
-    /// identifies the operation for cancel().
+    /// identifies the operation for interrupt(). end_operation() waits (bounded) for a
+    /// PostgreSQL cancel request still under way, so that it cannot land on the next
+    /// operation's statement; false when it got no answer in time: the connection must
+    /// then be closed.
     void begin_operation(std::uint64_t id) noexcept;
-    void end_operation() noexcept;
-    /// Asks the server to cancel the statement of operation `id`, if that operation is
-    /// still running (PostgreSQL only). Thread-safe. Blocks on a short connection to
-    /// the server: not on an io thread. The operation cannot end while the request is
-    /// under way, so the request never lands on the next operation's statement.
-    void cancel(std::uint64_t id) noexcept;
+    [[nodiscard]] bool end_operation() noexcept;
+    /// Asks the database to stop what operation `id` runs, if it still runs: SQLite's
+    /// sqlite3_interrupt, or a PostgreSQL cancel request sent from a thread of its own
+    /// (it connects to the server, which may not answer). Thread-safe, never blocks.
+    void interrupt(std::uint64_t id) noexcept;
 
 private:
     asio_soci::backend kind_{asio_soci::backend::sqlite3};
-    void* handle_ = nullptr;  // PGconn* or sqlite3*
-    std::mutex cancel_mutex_;
-    void* pg_cancel_ = nullptr;              // PGcancel*, guarded by cancel_mutex_
-    std::atomic<std::uint64_t> running_{0};  // id of the running operation, 0: none
+    void* handle_ = nullptr;      // PGconn* or sqlite3*
+    struct cancel_request;        // a PostgreSQL cancel request under way, shared with its thread
+    std::mutex interrupt_mutex_;  // keeps handle_ open while interrupt() uses it
+    std::atomic<std::uint64_t> running_{0};   // id of the running operation, 0: none
+    std::atomic<bool> interrupted_{false};    // SQLite: the running operation is cancelled
+    std::shared_ptr<cancel_request> cancel_;  // guarded by interrupt_mutex_
 };
 
 }  // namespace asio_soci::detail

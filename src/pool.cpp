@@ -1,5 +1,6 @@
 #include "pool.hpp"
 
+#include <asio_soci/detail/operations.hpp>
 #include <asio_soci/errors.hpp>
 
 #include <asio/error.hpp>
@@ -21,17 +22,19 @@ namespace asio_soci::detail {
 
 // The state machines of the interfaces in core.hpp.
 namespace waiter_state {
-constexpr int queued = 0;    // in the FIFO; only the pool (under its lock) may take it out
-constexpr int assigned = 1;  // holds a slot that is being handed over
-constexpr int done = 2;      // granted() or failed() has been called, or is being called
+constexpr int queued = 0;            // in the FIFO; only the pool (under its lock) may take it out
+constexpr int assigned = 1;          // holds a slot that is being handed over
+constexpr int cancel_requested = 2;  // assigned, and cancelled: fails once the hand-over ends
+constexpr int done = 3;              // granted() or failed() has been called, or is being called
 }  // namespace waiter_state
 
 namespace offload_state {
 constexpr int pending = 0;
 constexpr int running = 1;
-constexpr int committing = 2;  // past the point of no return: cancellation is ignored
-constexpr int finished = 3;
-constexpr int cancelled = 4;
+constexpr int cancel_requested = 2;  // completes with operation_aborted when the worker is done
+constexpr int committing = 3;        // past the point of no return: cancellation is ignored
+constexpr int finished = 4;
+constexpr int cancelled = 5;  // taken out of its queue unrun
 }  // namespace offload_state
 
 struct core_access {
@@ -49,10 +52,6 @@ namespace {
 
 bool transition(std::atomic<int>& state, int from, int to) noexcept {
     return state.compare_exchange_strong(from, to, std::memory_order_acq_rel);
-}
-
-std::exception_ptr aborted_error() {
-    return std::make_exception_ptr(asio::system_error(asio::error::operation_aborted));
 }
 
 pool_options validated(pool_options options) {
@@ -137,6 +136,14 @@ void pool::waiter_queue::push_back(acquire_waiter& w) noexcept {
     ++size;
 }
 
+void pool::waiter_queue::push_front(acquire_waiter& w) noexcept {
+    core_access::prev(w) = nullptr;
+    core_access::next(w) = head;
+    (head ? core_access::prev(*head) : tail) = &w;
+    head = &w;
+    ++size;
+}
+
 void pool::waiter_queue::remove(acquire_waiter& w) noexcept {
     auto* prev = core_access::prev(w);
     auto* next = core_access::next(w);
@@ -153,7 +160,8 @@ pool::pool(database_url url, pool_options options)
       logger_(options_.logger ? options_.logger : spdlog::default_logger()),
       recyclable_(!url_.is_sqlite_memory()),
       workers_(options_.worker_threads ? options_.worker_threads : options_.pool_size),
-      timer_(service_) {
+      timer_(service_),
+      retry_timer_(service_) {
     initialize_backend_statics(settings_.kind);
     const std::size_t size = effective_pool_size(url_, options_);
     if (size != options_.pool_size)
@@ -175,6 +183,7 @@ pool::~pool() {
     {
         std::lock_guard lock{mutex_};
         timer_.cancel();
+        retry_timer_.cancel();
     }
     // Close every connection through its own queue, after whatever is still queued there
     // (an abandoned call, a rollback), then wait for the workers to drain.
@@ -200,7 +209,12 @@ void pool::acquire(acquire_waiter& w) {
         const bool queue_full = options_.max_waiting != 0 && waiting >= options_.max_waiting;
         if (must_wait && !queue_full) {
             core_access::state(w).store(waiter_state::queued, std::memory_order_relaxed);
-            core_access::deadline(w) = now + options_.acquire_timeout;
+            // Saturated: acquire_timeout may be milliseconds::max() ("wait for ever").
+            const auto room = std::chrono::duration_cast<std::chrono::milliseconds>(
+                clock::time_point::max() - now);
+            core_access::deadline(w) = options_.acquire_timeout >= room
+                                           ? clock::time_point::max()
+                                           : now + options_.acquire_timeout;
             waiters_.push_back(w);
             arm_timer_locked();
             queued = true;
@@ -241,7 +255,6 @@ void pool::acquire(acquire_waiter& w) {
                      url_.to_string() + " in use and " + std::to_string(waiting) +
                      " acquisitions waiting already (max_waiting " +
                      std::to_string(options_.max_waiting) + ")")));
-    w.release_waiter();
 }
 
 void pool::cancel_acquire(acquire_waiter& w) noexcept {
@@ -256,14 +269,12 @@ void pool::cancel_acquire(acquire_waiter& w) noexcept {
         }
     }
     if (dequeued) {
-        w.failed(aborted_error());
-        w.release_waiter();
+        w.failed(operation_aborted());
         return;
     }
-    // Being handed over (e.g. while its connection opens): the caller resumes now; the
-    // slot goes back, and the waiter is released, when the hand-over finds it gone.
-    if (transition(state, waiter_state::assigned, waiter_state::done))
-        w.failed(aborted_error());
+    // Being handed over (its connection opens or is checked on a worker): the hand-over
+    // ends first, then gives the slot back and fails the waiter with operation_aborted.
+    transition(state, waiter_state::assigned, waiter_state::cancel_requested);
 }
 
 void pool::give_back(connection_slot& slot) noexcept {
@@ -306,14 +317,15 @@ void pool::hand_over(connection_slot& slot, acquire_waiter& w) noexcept {
 
 void pool::deliver(acquire_waiter& w, connection_slot& slot) noexcept {
     if (!transition(core_access::state(w), waiter_state::assigned, waiter_state::done)) {
-        give_back(slot);  // cancelled while the connection was being prepared
-        w.release_waiter();
+        // Cancelled while the connection was being prepared.
+        core_access::state(w).store(waiter_state::done, std::memory_order_relaxed);
+        give_back(slot);
+        w.failed(operation_aborted());
         return;
     }
     acquired_total_.fetch_add(1, std::memory_order_relaxed);
     acquire_wait_.add(clock::now() - core_access::enqueued_at(w));
     w.granted(slot);
-    w.release_waiter();
 }
 
 void pool::prepare(connection_slot& slot, acquire_waiter& w) noexcept {
@@ -331,8 +343,18 @@ void pool::prepare(connection_slot& slot, acquire_waiter& w) noexcept {
                      !slot.native.ping(*slot.sql))
                 close(slot, "failed a ping: closed by the server or the network");
         }
-        if (!slot.sql)
+        if (!slot.sql) {
+            // After a failed attempt, no new one until the backoff has passed. While other
+            // connections are open (the database is up: a connection limit, say), the
+            // waiter keeps its place and waits for one of them, or for the next attempt;
+            // with none open, it fails at once with the last attempt's reason.
+            if (auto refusal = connect_refusal()) {
+                if (open_count_.load(std::memory_order_relaxed) > 0 && requeue(w, slot))
+                    return;
+                throw connection_error(*refusal);
+            }
             open(slot);
+        }
     } catch (...) {
         error = std::current_exception();
     }
@@ -341,25 +363,65 @@ void pool::prepare(connection_slot& slot, acquire_waiter& w) noexcept {
         return;
     }
     give_back(slot);
-    if (transition(core_access::state(w), waiter_state::assigned, waiter_state::done))
-        w.failed(std::move(error));  // the worker keeps no reference to the exception
-    w.release_waiter();
+    const bool cancelled =
+        !transition(core_access::state(w), waiter_state::assigned, waiter_state::done);
+    core_access::state(w).store(waiter_state::done, std::memory_order_relaxed);
+    // The worker keeps no reference to the exception.
+    w.failed(cancelled ? operation_aborted() : std::move(error));
+}
+
+std::optional<std::string> pool::connect_refusal() {
+    std::lock_guard lock{connect_mutex_};
+    const auto now = clock::now();
+    if (now >= next_connect_attempt_)
+        return std::nullopt;
+    const auto wait =
+        std::chrono::duration_cast<std::chrono::milliseconds>(next_connect_attempt_ - now);
+    return "cannot connect to " + url_.to_string() + ": " + last_connect_failure_ +
+           " (next attempt in " + std::to_string(wait.count() + 1) + " ms)";
+}
+
+bool pool::requeue(acquire_waiter& w, connection_slot& slot) noexcept {
+    clock::time_point retry_at;
+    {
+        std::lock_guard lock{connect_mutex_};
+        retry_at = next_connect_attempt_;
+    }
+    std::lock_guard lock{mutex_};
+    if (!transition(core_access::state(w), waiter_state::assigned, waiter_state::queued))
+        return false;  // cancelled meanwhile: fail it
+    waiters_.push_front(w);
+    idle_closed_.push_back(&slot);
+    arm_timer_locked();
+    if (!retry_armed_) {
+        retry_armed_ = true;
+        retry_timer_.expires_at(retry_at);
+        retry_timer_.async_wait([this](std::error_code ec) {
+            if (ec != asio::error::operation_aborted)
+                retry_connect();
+        });
+    }
+    return true;
+}
+
+void pool::retry_connect() {
+    connection_slot* slot = nullptr;
+    acquire_waiter* next = nullptr;
+    {
+        std::lock_guard lock{mutex_};
+        retry_armed_ = false;
+        if (!waiters_.head || idle_closed_.empty())
+            return;  // served meanwhile by a connection that came free
+        next = waiters_.head;
+        waiters_.remove(*next);
+        core_access::state(*next).store(waiter_state::assigned, std::memory_order_relaxed);
+        slot = idle_closed_.back();
+        idle_closed_.pop_back();
+    }
+    hand_over(*slot, *next);  // one attempt, on behalf of the first waiter
 }
 
 void pool::open(connection_slot& slot) {
-    {
-        // After a failed attempt, callers fail at once with its reason until the backoff
-        // has passed: a database that is down is not hammered by every acquisition.
-        std::lock_guard lock{connect_mutex_};
-        const auto now = clock::now();
-        if (now < next_connect_attempt_) {
-            const auto wait =
-                std::chrono::duration_cast<std::chrono::milliseconds>(next_connect_attempt_ - now);
-            throw connection_error("cannot connect to " + url_.to_string() + ": " +
-                                   last_connect_failure_ + " (next attempt in " +
-                                   std::to_string(wait.count() + 1) + " ms)");
-        }
-    }
     auto sql = std::make_unique<soci::session>();
     try {
         slot.native.open(*sql, settings_);
@@ -499,6 +561,8 @@ void pool::drain(connection_slot& slot) noexcept {
             case slot_job::kind::close:
                 close(slot, nullptr);
                 break;
+            case slot_job::kind::skip:
+                break;
         }
     }
 }
@@ -507,10 +571,10 @@ void pool::run(connection_slot& slot, offload_base& op) noexcept {
     using namespace offload_state;
     auto& state = core_access::state(op);
     const bool one_shot = op.one_shot_;
-    bool completes = false;
     const auto id = ++slot.operations_started;
     core_access::id(op).store(id, std::memory_order_relaxed);
     slot.native.begin_operation(id);
+    bool aborted = true;  // unless it runs to the end uncancelled (or past its commit)
     if (transition(state, pending, running)) {
         const auto start = clock::now();
         soci::session& sql = *slot.sql;
@@ -528,17 +592,17 @@ void pool::run(connection_slot& slot, offload_base& op) noexcept {
             logger_->warn("asio_soci: slow call on {}: {} ms, last query: {}", url_.to_string(),
                           std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(),
                           sql.get_last_query());
-        completes = transition(state, running, finished) || transition(state, committing, finished);
+        aborted = !transition(state, running, finished) && !transition(state, committing, finished);
     }
-    slot.native.end_operation();
+    state.store(finished, std::memory_order_relaxed);
+    if (!slot.native.end_operation())
+        close(slot, "a cancel request got no answer in time");
     slot.needs_reset.store(slot.sql && slot.native.transaction_status() != transaction_state::idle,
                            std::memory_order_relaxed);
     slot.pending_ops.fetch_sub(1, std::memory_order_release);
     if (one_shot)  // back in the pool before the caller resumes
         release(slot);
-    if (completes)
-        op.complete(false);
-    op.release_ref();
+    op.complete(aborted);  // the completion owns the operation from here on
 }
 
 bool pool::begin_if_idle(connection_slot& slot, offload_base& op) noexcept {
@@ -564,8 +628,10 @@ void pool::run_unit_of_work(soci::session& sql, one_shot_base& op) noexcept {
         try {
             begin(sql);
             op.execute(sql);
+            // commit_if_open, not commit: PostgreSQL answers COMMIT of a transaction in
+            // which fn swallowed a statement's error with a rollback, and success.
             if (!op.error_ && transition(state, running, committing))
-                sql.commit();
+                commit_if_open(sql);
         } catch (...) {
             op.error_ = std::current_exception();
         }
@@ -579,7 +645,7 @@ void pool::run_unit_of_work(soci::session& sql, one_shot_base& op) noexcept {
         if (!op.error_ || attempt >= op.retry_.max_attempts || !is_transient(op.error_))
             return;
         // The server refused the attempt as a whole (a commit it reports as failed was
-        // not applied): go again, unless the caller has gone meanwhile.
+        // not applied): go again, unless the caller has cancelled meanwhile.
         if (commit_started)
             transition(state, committing, running);
         if (state.load(std::memory_order_acquire) != running)
@@ -589,24 +655,42 @@ void pool::run_unit_of_work(soci::session& sql, one_shot_base& op) noexcept {
         const auto wait = backoff / 2 + backoff / 2 * (jitter() % 1000) / 1000;
         std::this_thread::sleep_for(wait);
         backoff = std::min(backoff * 2, op.retry_.max_backoff);
+        if (state.load(std::memory_order_acquire) != running)
+            return;  // cancelled during the backoff: fn must not start again
         logger_->debug("asio_soci: retrying a unit of work on {} (attempt {})", url_.to_string(),
                        attempt + 1);
     }
 }
 
-void pool::cancel_offload(connection_slot& slot, offload_base& op) noexcept {
+bool pool::unqueue(connection_slot& slot, offload_base& op) noexcept {
+    std::lock_guard lock{slot.queue_mutex};
+    for (auto i = slot.queue_head; i < slot.queue.size(); ++i) {
+        auto& job = slot.queue[i];
+        if (job.what == slot_job::kind::run && job.subject == &op) {
+            job = {slot_job::kind::skip, nullptr};
+            return true;
+        }
+    }
+    return false;
+}
+
+void pool::cancel_offload(connection_slot& slot, offload_base& op, bool interrupt) noexcept {
     using namespace offload_state;
     auto& state = core_access::state(op);
-    if (transition(state, pending, cancelled)) {
+    if (unqueue(slot, op)) {  // nothing ran: complete at once
+        state.store(cancelled, std::memory_order_relaxed);
+        slot.pending_ops.fetch_sub(1, std::memory_order_release);
+        if (op.one_shot_)
+            release(slot);
         op.complete(true);
         return;
     }
-    if (!transition(state, running, cancelled))
-        return;  // committing or finished: too late, the result will arrive
-    const auto id = core_access::id(op).load(std::memory_order_relaxed);
-    op.complete(true);
-    if (settings_.kind == backend::postgresql)  // PQcancel connects: not on this thread
-        asio::post(service_, [&slot, id] { slot.native.cancel(id); });
+    // A worker has it: before fn starts, it will see the request and not run fn.
+    if (transition(state, pending, cancel_requested) || !interrupt)
+        return;
+    if (!transition(state, running, cancel_requested))
+        return;  // committing or finished: too late, the real outcome will arrive
+    slot.native.interrupt(core_access::id(op).load(std::memory_order_relaxed));
 }
 
 void pool::arm_timer_locked() {
@@ -653,7 +737,6 @@ void pool::on_timer() {
         // An exception of its own for each waiter: callers on different threads must not
         // share (and release) one exception object.
         w->failed(make_timeout_error(still_waiting));
-        w->release_waiter();
     }
 }
 
@@ -663,6 +746,11 @@ std::exception_ptr pool::make_timeout_error(std::size_t waiting) const {
                      " became free within " + std::to_string(options_.acquire_timeout.count()) +
                      " ms (all " + std::to_string(slots_.size()) + " connections in use, " +
                      std::to_string(waiting) + " more waiting)"));
+}
+
+bool pool::idle() const noexcept {
+    std::lock_guard lock{mutex_};
+    return idle_open_.size() + idle_closed_.size() == slots_.size();
 }
 
 pool_stats pool::stats() const {
@@ -701,8 +789,8 @@ void release(connection_slot& slot) noexcept {
 void submit(connection_slot& slot, offload_base& op) {
     slot.owner.submit(slot, op);
 }
-void cancel_offload(connection_slot& slot, offload_base& op) noexcept {
-    slot.owner.cancel_offload(slot, op);
+void cancel_offload(connection_slot& slot, offload_base& op, bool interrupt) noexcept {
+    slot.owner.cancel_offload(slot, op, interrupt);
 }
 worker_executor executor_of(pool& p) noexcept {
     return p.executor();
@@ -717,21 +805,23 @@ void one_shot_base::granted(connection_slot& slot) {
 }
 
 void one_shot_base::failed(std::exception_ptr error) {
-    if (transition(core_access::state(static_cast<offload_base&>(*this)), offload_state::pending,
-                   offload_state::finished)) {
-        error_ = std::move(error);
-        complete(false);
-    }
-    release_ref();  // the worker side will never run
+    core_access::state(static_cast<offload_base&>(*this))
+        .store(offload_state::finished, std::memory_order_relaxed);
+    error_ = std::move(error);
+    complete(false);
 }
 
-void cancel_one_shot(pool& p, one_shot_base& op) noexcept {
-    p.cancel_acquire(op);
+void cancel_one_shot(pool& p, one_shot_base& op, bool interrupt) noexcept {
+    auto& waiting = core_access::state(static_cast<acquire_waiter&>(op));
+    if (waiting.load(std::memory_order_acquire) != waiter_state::done) {
+        p.cancel_acquire(op);  // still acquiring: the pool fails it with operation_aborted
+        return;
+    }
     if (auto* slot = core_access::slot(op).load(std::memory_order_acquire))
-        p.cancel_offload(*slot, op);
-    else if (transition(core_access::state(static_cast<offload_base&>(op)), offload_state::pending,
-                        offload_state::cancelled))
-        op.complete(true);
+        p.cancel_offload(*slot, op, interrupt);
+    else  // being granted right now: the worker will see the request before fn starts
+        transition(core_access::state(static_cast<offload_base&>(op)), offload_state::pending,
+                   offload_state::cancel_requested);
 }
 
 }  // namespace asio_soci::detail

@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <typeindex>
 #include <vector>
 
@@ -26,9 +27,11 @@ namespace asio_soci::detail {
 
 /// A job for one connection: what to do, and with what.
 struct slot_job {
-    enum class kind : std::uint8_t { run, prepare, reset, close };
+    enum class kind : std::uint8_t { run, prepare, reset, close, skip };
     kind what;
-    void* subject;  // offload_base* (run), acquire_waiter* (prepare), unused otherwise
+    void* subject;
+    // offload_base* (run), acquire_waiter* (prepare), unused otherwise. A run job whose
+    // operation was cancelled before it started becomes a skip.
 };
 
 /// One pooled connection. `sql` and `native` are touched only by the slot's current
@@ -88,9 +91,11 @@ public:
     void cancel_acquire(acquire_waiter& w) noexcept;
     void release(connection_slot& slot) noexcept;
     void submit(connection_slot& slot, offload_base& op);
-    void cancel_offload(connection_slot& slot, offload_base& op) noexcept;
+    void cancel_offload(connection_slot& slot, offload_base& op, bool interrupt) noexcept;
 
     pool_stats stats() const;
+    /// True when every connection is back in the pool, with no work queued.
+    bool idle() const noexcept;
     worker_executor executor() noexcept { return workers_.get_executor(); }
     const database_url& url() const noexcept { return url_; }
     const pool_options& options() const noexcept { return options_; }
@@ -101,6 +106,7 @@ private:
         acquire_waiter* tail = nullptr;
         std::size_t size = 0;
         void push_back(acquire_waiter& w) noexcept;
+        void push_front(acquire_waiter& w) noexcept;
         void remove(acquire_waiter& w) noexcept;
     };
 
@@ -111,6 +117,8 @@ private:
     bool needs_preparation(connection_slot& slot, clock::time_point now) noexcept;
     // Queues a job on the slot; a worker runs the slot's jobs one at a time.
     void enqueue(connection_slot& slot, slot_job job);
+    // Takes a run job out of the slot's queue before a worker has it; false if too late.
+    bool unqueue(connection_slot& slot, offload_base& op) noexcept;
     void drain(connection_slot& slot) noexcept;  // on a worker
     // The jobs:
     void prepare(connection_slot& slot, acquire_waiter& w) noexcept;
@@ -121,6 +129,12 @@ private:
     bool begin_if_idle(connection_slot& slot, offload_base& op) noexcept;
     void reset(connection_slot& slot) noexcept;
     void open(connection_slot& slot);
+    // Why no connection may be opened now (the backoff after a failed attempt), if so.
+    std::optional<std::string> connect_refusal();
+    // Puts a waiter whose connection may not be opened yet back at the head of the queue,
+    // and schedules the next attempt; false if it was cancelled meanwhile.
+    bool requeue(acquire_waiter& w, connection_slot& slot) noexcept;
+    void retry_connect();
     void close(connection_slot& slot, const char* why) noexcept;
     void deliver(acquire_waiter& w, connection_slot& slot) noexcept;
     void arm_timer_locked();
@@ -134,8 +148,8 @@ private:
     const bool recyclable_;  // false for in-memory SQLite: closing it loses the data
 
     asio::thread_pool workers_;
-    // Runs the acquire-timeout timer and cancel requests, which must not wait for a
-    // worker: every worker may be busy with a long statement.
+    // Runs the acquire-timeout timer, which must not wait for a worker: every worker
+    // may be busy with a long statement.
     asio::thread_pool service_{1};
 
     mutable std::mutex mutex_;
@@ -145,6 +159,8 @@ private:
     waiter_queue waiters_;
     asio::steady_timer timer_;
     bool timer_armed_ = false;
+    asio::steady_timer retry_timer_;  // the next connect attempt for requeued waiters
+    bool retry_armed_ = false;
     static constexpr std::chrono::seconds exhaustion_log_interval{10};
     std::optional<clock::time_point> last_exhaustion_log_;  // guarded by mutex_
     std::atomic<std::size_t> open_count_{0};

@@ -1,6 +1,10 @@
 #include <asio_soci/request_scope.hpp>
 
+#include <asio/redirect_error.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
+
+#include <algorithm>
 
 #include <stdexcept>
 #include <string>
@@ -76,15 +80,34 @@ asio::awaitable<std::reference_wrapper<asio_soci::session>> request_scope::sessi
 asio::awaitable<std::reference_wrapper<asio_soci::session>> request_scope::session(
     std::string_view bind) {
     const auto name = binds_.stored_name(bind);
-    if (auto* existing = find_shared(name))
-        co_return std::ref(*existing);
-    auto lease = co_await binds_.at(name).async_acquire(asio::use_awaitable);
-    // Two calls may have raced to acquire: the first to finish wins, the other lease
-    // stays in the scope (released at its end) so no reference handed out dangles.
-    if (auto* existing = find_shared(name)) {
-        keep(name, false, std::move(lease));
-        co_return std::ref(*existing);
+    // Another branch of the request may be acquiring the session already (a() && b()):
+    // wait for it rather than take a second connection, which a small pool may not have.
+    for (;;) {
+        if (auto* existing = find_shared(name))
+            co_return std::ref(*existing);
+        auto pending = std::find_if(acquiring_.begin(), acquiring_.end(),
+                                    [&](const auto& entry) { return entry.first == name; });
+        if (pending == acquiring_.end())
+            break;
+        auto done = pending->second;  // cancelled when that acquisition ends, either way
+        std::error_code ignored;
+        co_await done->async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        if ((co_await asio::this_coro::cancellation_state).cancelled() !=
+            asio::cancellation_type::none)
+            throw asio::system_error(asio::error::operation_aborted);
     }
+    auto done = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor,
+                                                     asio::steady_timer::time_point::max());
+    acquiring_.emplace_back(name, done);
+    struct announce_end {
+        std::vector<std::pair<std::string_view, std::shared_ptr<asio::steady_timer>>>& list;
+        std::shared_ptr<asio::steady_timer> done;
+        ~announce_end() {
+            std::erase_if(list, [&](const auto& entry) { return entry.second == done; });
+            done->cancel();  // the waiting branches look again: a session, or their turn
+        }
+    } announcing{acquiring_, done};
+    auto lease = co_await binds_.at(name).async_acquire(asio::use_awaitable);
     co_return std::ref(keep(name, true, std::move(lease)));
 }
 

@@ -2,6 +2,8 @@
 
 #include <asio_soci/session_factory.hpp>
 
+#include <asio/detail/thread_context.hpp>
+
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -11,9 +13,14 @@ namespace asio_soci {
 
 namespace {
 
-// The last reference may still drop on one of the pool's own workers (a handler with no
-// associated executor completes there). A pool cannot join the thread it runs on, so it
-// is destroyed on a thread of its own, which is joined at the latest at exit.
+// Destroying a pool waits for the work still queued on its connections (a rollback after
+// a released session, a call whose session went with its coroutine). The last reference
+// may drop on a thread that runs an io_context, which must never wait for the database,
+// or on one of the pool's own workers (a handler with no associated executor completes
+// there), which cannot join itself. There, a pool that is not idle is destroyed on a
+// thread of its own, joined at the latest at exit; elsewhere (the main thread after
+// io_context::run() has returned), destruction waits, so the pool is closed when the
+// last reference is gone.
 class pool_reaper {
 public:
     static pool_reaper& instance() {
@@ -37,8 +44,14 @@ private:
     std::vector<std::thread> threads_;
 };
 
+// True on a thread inside an Asio scheduler's run loop (an io_context's or a
+// thread_pool's): Asio keeps a per-thread stack of the contexts a thread runs.
+bool inside_an_event_loop() noexcept {
+    return asio::detail::thread_context::top_of_thread_call_stack() != nullptr;
+}
+
 void destroy_pool(detail::pool* p) noexcept {
-    if (p->executor().running_in_this_thread())
+    if (p->executor().running_in_this_thread() || (inside_an_event_loop() && !p->idle()))
         pool_reaper::instance().destroy_later(p);
     else
         delete p;

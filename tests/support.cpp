@@ -1,6 +1,8 @@
 #include "support.hpp"
 
+#include <asio/error.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/system_error.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -67,6 +69,12 @@ std::string database::url_with(const std::string& key, const std::string& value)
     return url_ + (url_.find('?') == std::string::npos ? "?" : "&") + key + "=" + value;
 }
 
+std::string database::slow_statement() const {
+    return postgresql_ ? "select pg_sleep(60)"
+                       : "with recursive c(x) as (select 1 union all select x + 1 from c "
+                         "limit 2000000000) select count(*) from c";
+}
+
 std::string database::table(const std::string& prefix) {
     return prefix + "_" + unique_suffix();
 }
@@ -93,6 +101,17 @@ long long database::scalar(const std::string& query) {
 
 void database::execute(const std::string& statement) {
     *connect() << statement;
+}
+
+bool is_aborted(const std::exception_ptr& e) {
+    try {
+        if (e)
+            std::rethrow_exception(e);
+    } catch (const asio::system_error& error) {
+        return error.code() == asio::error::operation_aborted;
+    } catch (...) {
+    }
+    return false;
 }
 
 asio::awaitable<void> wait_until(const std::atomic<bool>& flag) {

@@ -35,6 +35,8 @@ public:
     std::string table(const std::string& prefix);
     /// Creates a table `name(id integer primary key, name varchar(100) unique)`.
     std::string create_table(const std::string& prefix);
+    /// A statement that runs for a minute unless the database is asked to stop it.
+    std::string slow_statement() const;
     /// Runs a query synchronously on a connection of its own and returns one integer.
     long long scalar(const std::string& query);
     void execute(const std::string& statement);
@@ -50,6 +52,9 @@ private:
 
 /// The name of the backend under test, for skip messages and section names.
 std::string backend_name();
+
+/// True when `e` holds asio::system_error(operation_aborted).
+bool is_aborted(const std::exception_ptr& e);
 
 /// Runs `aw` on `io` until it completes, and returns its result or rethrows.
 template <class T>

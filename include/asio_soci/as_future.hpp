@@ -20,26 +20,32 @@ namespace asio_soci {
 
 namespace detail {
 
-/// The session form of as_future(); `autobegin`: begin a transaction first when none
-/// is open.
+/// What a session call is: the user's function (autobegins unless the factory is in
+/// autocommit mode; a terminal cancellation interrupts it), or a transaction-control
+/// call (never autobegins; once started, runs to its real outcome).
+enum class session_call { user, transaction_control };
+
+/// The session form of as_future().
 template <class Fn, class CompletionToken>
-auto initiate_session_call(session& s, Fn&& fn, CompletionToken&& token, bool autobegin) {
+auto initiate_session_call(session& s, Fn&& fn, CompletionToken&& token, session_call kind) {
     using traits = offload_traits<Fn>;
     check_offload_function<Fn>();
     if constexpr (traits::invocable) {
         if (!s)
             throw invalid_session("as_future: the session holds no connection");
+        const bool user = kind == session_call::user;
         return asio::async_initiate<CompletionToken, typename traits::signature>(
             [](auto handler, connection_slot* slot, pool* owner, typename traits::function function,
-               bool autobegin) {
+               bool autobegin, bool interruptible) {
                 using op = function_op<offload_base, decltype(handler), typename traits::function,
                                        worker_executor>;
-                auto* started =
-                    op::create(std::move(handler), std::move(function), executor_of(*owner), slot);
+                auto* started = op::create(std::move(handler), std::move(function),
+                                           executor_of(*owner), slot, interruptible);
                 started->autobegin_ = autobegin;
                 submit(*slot, *started);
             },
-            token, s.slot(), s.pool(), typename traits::function(std::forward<Fn>(fn)), autobegin);
+            token, s.slot(), s.pool(), typename traits::function(std::forward<Fn>(fn)),
+            user && !autocommit(*s.pool()), user);
     }
 }
 
@@ -58,19 +64,21 @@ auto initiate_session_call(session& s, Fn&& fn, CompletionToken&& token, bool au
 /// type intact (soci::soci_error stays soci::soci_error).
 /// Executor: completes on the handler's associated executor (for use_awaitable: the
 /// coroutine's); a handler without one completes on a worker thread.
-/// Cancellation: every type. Before fn starts, fn never runs. While fn runs, the
-/// operation completes at once with asio::error::operation_aborted; fn goes on to the
-/// end (on PostgreSQL the server is asked to cancel its statement), and the connection
-/// is not reused until it has finished. What fn did stays in the session's open
-/// transaction: roll back (or let the session go back) rather than commit after it.
+/// Cancellation: a request, never an abandonment. Before fn starts, any type
+/// (terminal, partial, total) takes the call out unrun and completes it at once with
+/// asio::error::operation_aborted. While fn runs, only terminal cancellation is
+/// honoured: the database is asked to stop the statement (PostgreSQL: a cancel request;
+/// SQLite: sqlite3_interrupt), and the operation completes with operation_aborted only
+/// after fn has returned, so fn may safely use what the caller owns (capture by
+/// reference). What fn did stays in the session's open transaction: roll back (or let
+/// the session go back) rather than commit after it.
 /// Lifetimes: the session may be destroyed or released while the call runs; the
 /// connection goes back to the pool after the call.
 /// Throws invalid_session, when called, if the session is empty.
 template <class Fn, class CompletionToken = asio::use_awaitable_t<>>
 auto as_future(session& s, Fn&& fn, CompletionToken&& token = {}) {
-    const bool autobegin = s && !detail::autocommit(*s.pool());
-    return detail::initiate_session_call(s, std::forward<Fn>(fn),
-                                         std::forward<CompletionToken>(token), autobegin);
+    return detail::initiate_session_call(
+        s, std::forward<Fn>(fn), std::forward<CompletionToken>(token), detail::session_call::user);
 }
 
 /// The one-shot form (the seed's `with make_session() as session:` block, with all
@@ -81,11 +89,13 @@ auto as_future(session& s, Fn&& fn, CompletionToken&& token = {}) {
 ///
 /// Completion signature, executor: as for as_future(session&, ...). Errors also
 /// include those of session_factory::async_acquire().
-/// Cancellation: every type. While waiting for a connection or before fn starts,
-/// nothing runs. While fn runs, the operation completes at once with
-/// operation_aborted and the transaction is rolled back after fn returns. Once the
-/// commit has started, cancellation is ignored and the real outcome is delivered, so
-/// "aborted" always means "nothing was committed".
+/// Cancellation: while waiting for a connection or before fn starts, any type; nothing
+/// runs and the operation completes at once with operation_aborted. While fn runs (or
+/// waits for a retry), terminal cancellation asks the database to stop, fn is not run
+/// again, the transaction is rolled back, and the operation completes with
+/// operation_aborted after fn has returned. Once the commit has started, cancellation
+/// is ignored and the real outcome is delivered, so "aborted" always means "nothing was
+/// committed".
 template <class Fn, class CompletionToken = asio::use_awaitable_t<>>
 auto as_future(const session_factory& factory, Fn&& fn, const retry_policy& retry,
                CompletionToken&& token = {}) {
@@ -100,8 +110,9 @@ auto as_future(const session_factory& factory, Fn&& fn, const retry_policy& retr
                 using op = detail::function_op<detail::one_shot_base, decltype(handler),
                                                typename traits::function, detail::worker_executor>;
                 auto& target = *owner;
-                auto* started = op::create(std::move(handler), std::move(function),
-                                           detail::executor_of(target), std::move(owner), retry);
+                auto* started =
+                    op::create(std::move(handler), std::move(function), detail::executor_of(target),
+                               std::move(owner), true, retry);
                 detail::acquire(target, *started);
             },
             token, factory.checked_pool(), typename traits::function(std::forward<Fn>(fn)), retry);
@@ -120,21 +131,21 @@ template <class CompletionToken>
 auto session::async_begin(CompletionToken&& token) {
     return detail::initiate_session_call(
         *this, [](soci::session& sql) { detail::begin_explicitly(sql); },
-        std::forward<CompletionToken>(token), false);
+        std::forward<CompletionToken>(token), detail::session_call::transaction_control);
 }
 
 template <class CompletionToken>
 auto session::async_commit(CompletionToken&& token) {
     return detail::initiate_session_call(
         *this, [](soci::session& sql) { detail::commit_if_open(sql); },
-        std::forward<CompletionToken>(token), false);
+        std::forward<CompletionToken>(token), detail::session_call::transaction_control);
 }
 
 template <class CompletionToken>
 auto session::async_rollback(CompletionToken&& token) {
     return detail::initiate_session_call(
         *this, [](soci::session& sql) { detail::rollback_if_open(sql); },
-        std::forward<CompletionToken>(token), false);
+        std::forward<CompletionToken>(token), detail::session_call::transaction_control);
 }
 
 }  // namespace asio_soci

@@ -6,10 +6,14 @@
 #include <asio_soci/session_factory.hpp>
 
 #include <asio/awaitable.hpp>
+#include <asio/steady_timer.hpp>
 
 #include <forward_list>
 #include <functional>
+#include <memory>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace asio_soci {
 
@@ -32,8 +36,12 @@ public:
     request_scope(const request_scope&) = delete;
     request_scope& operator=(const request_scope&) = delete;
 
-    /// The scope's session for the default bind, acquired on first use.
+    /// The scope's session for the default bind, acquired on first use; a call made
+    /// while another branch of the request is acquiring it waits for that acquisition
+    /// (so a request never holds two connections for one bind, and a pool of one does
+    /// not deadlock).
     /// Errors: those of session_factory::async_acquire().
+    /// Cancellation: as async_acquire()'s; a waiting call ends with operation_aborted.
     asio::awaitable<std::reference_wrapper<asio_soci::session>> session();
     /// The scope's session for the named bind; std::out_of_range when unbound.
     asio::awaitable<std::reference_wrapper<asio_soci::session>> session(std::string_view bind);
@@ -59,6 +67,8 @@ private:
 
     database_binds binds_;
     std::forward_list<entry> sessions_;
+    // session() acquisitions under way, by bind; the timer is cancelled when one ends.
+    std::vector<std::pair<std::string_view, std::shared_ptr<asio::steady_timer>>> acquiring_;
 };
 
 }  // namespace asio_soci

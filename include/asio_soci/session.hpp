@@ -68,19 +68,22 @@ public:
 
     /// Begins a transaction now (SQLite: BEGIN IMMEDIATE, taking the write lock). Fails
     /// with std::logic_error when one is already open (e.g. one that a call began).
-    /// Completion signature: void(std::exception_ptr).
+    /// Completion signature, executor, cancellation: as for async_commit().
     template <class CompletionToken = asio::use_awaitable_t<>>
     auto async_begin(CompletionToken&& token = {});
 
     /// Commits the open transaction; does nothing when none is open. On PostgreSQL, a
     /// transaction in which a statement failed cannot commit: it is rolled back and the
     /// operation fails with asio_soci::transaction_failed.
-    /// Completion signature: void(std::exception_ptr).
+    /// Completion signature: void(std::exception_ptr); executor: as for as_future().
+    /// Cancellation: before the COMMIT starts, any type completes it at once with
+    /// operation_aborted, and nothing was committed; once it has started, cancellation
+    /// is ignored and the real outcome is delivered.
     template <class CompletionToken = asio::use_awaitable_t<>>
     auto async_commit(CompletionToken&& token = {});
 
     /// Rolls back the open transaction; does nothing when none is open.
-    /// Completion signature: void(std::exception_ptr).
+    /// Completion signature, executor, cancellation: as for async_commit().
     template <class CompletionToken = asio::use_awaitable_t<>>
     auto async_rollback(CompletionToken&& token = {});
 

@@ -21,7 +21,7 @@ namespace detail {
 
 /// async_acquire's operation: waits in the pool's FIFO for a connection.
 template <class Handler, class Fallback>
-class acquire_op final : public acquire_waiter {
+class acquire_op final : public acquire_waiter, public completion_target {
     using allocation = op_allocation<acquire_op, Handler>;
 
 public:
@@ -31,9 +31,7 @@ public:
 
     static void start(Handler&& handler, const Fallback& fallback, std::shared_ptr<pool> owner) {
         auto* op = allocation::create(handler, std::move(handler), fallback, std::move(owner));
-        auto slot = op->holder_.cancellation_slot();
-        if (slot.is_connected())
-            slot.template emplace<canceller>(op);
+        op->holder_.template start<canceller>(op);
         acquire(*op->pool_, *op);
     }
 
@@ -47,7 +45,12 @@ public:
         complete();
     }
 
-    void release_waiter() noexcept override { release(); }
+    void cancel_for_shutdown() noexcept override { cancel_acquire(*pool_, *this); }
+
+    void discard() noexcept override {
+        holder_.cancellation_slot().clear();
+        allocation::destroy(this);
+    }
 
 private:
     friend allocation;
@@ -61,9 +64,9 @@ private:
     };
 
     void complete() noexcept {
-        // Dropped unrun (its executor destroyed): the lease goes back with the operation.
+        // Dropped unrun (its executor shut down): the lease goes back with the operation.
         holder_.post_completion(
-            this, [](acquire_op* op) { op->finish(); }, [](acquire_op* op) { op->release(); });
+            this, [](acquire_op* op) { op->finish(); }, [](acquire_op* op) { op->discard(); });
     }
 
     void finish() {
@@ -73,13 +76,8 @@ private:
         auto handler = holder_.take();
         auto error = std::move(error_);
         auto leased = std::move(session_);
-        release();  // free the operation before the upcall, unless the pool still has it
+        allocation::destroy(this);  // Asio's rule: free the operation before the upcall
         std::move(handler)(std::move(error), std::move(leased));
-    }
-
-    void release() noexcept {
-        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
-            allocation::destroy(this);
     }
 
     typename allocation::allocator allocator_;
@@ -87,7 +85,6 @@ private:
     std::shared_ptr<pool> pool_;
     asio_soci::session session_;
     std::exception_ptr error_;
-    std::atomic<int> refs_{2};  // the pool's, and the completion's
 };
 
 }  // namespace detail
@@ -96,8 +93,10 @@ private:
 /// seed's `make_session_factory()` result). Copies share the pool; the pool closes
 /// when the last copy and the last session from it are gone.
 ///
-/// Destroying the last handle waits for the work still queued on the workers (e.g. a
-/// call abandoned by cancellation) and closes the connections.
+/// Destroying the last handle closes the pool after the work still queued on its
+/// connections (a rollback after a released session). On a thread that runs an
+/// io_context (or a worker), it never waits for that: a busy pool then finishes and
+/// closes on a thread of its own, joined at the latest at exit.
 class session_factory {
 public:
     using executor_type = detail::worker_executor;
@@ -114,8 +113,10 @@ public:
     /// message names the database, never the password), the on_connect hook's
     /// exception, asio::system_error(operation_aborted) on cancellation.
     /// Executor: the handler's associated executor; without one, a worker thread.
-    /// Cancellation: every type; the waiter leaves the queue, or the connection being
-    /// opened for it goes back to the pool.
+    /// Cancellation: every type. A waiter in the queue leaves it and completes at once
+    /// with operation_aborted; while a connection is being opened or checked for it,
+    /// the operation completes with operation_aborted once that has ended, and the
+    /// connection goes back to the pool.
     template <class CompletionToken = asio::use_awaitable_t<>>
     auto async_acquire(CompletionToken&& token = {}) const {
         return asio::async_initiate<CompletionToken, void(std::exception_ptr, session)>(

@@ -424,14 +424,17 @@ auto engine_job(const migrator& m, Op op) {
 template <class Job>
 auto run_blocking(const session_factory& factory, Job job) {
     auto s = factory.async_acquire(asio::use_future).get();
-    return detail::initiate_session_call(s, std::move(job), asio::use_future, false).get();
+    return detail::initiate_session_call(s, std::move(job), asio::use_future,
+                                         detail::session_call::transaction_control)
+        .get();
 }
 
 template <class Job>
 auto run_awaitable(session_factory factory, Job job)
     -> asio::awaitable<std::invoke_result_t<Job&, soci::session&>> {
     auto s = co_await factory.async_acquire();
-    co_return co_await detail::initiate_session_call(s, std::move(job), asio::use_awaitable, false);
+    co_return co_await detail::initiate_session_call(s, std::move(job), asio::use_awaitable,
+                                                     detail::session_call::transaction_control);
 }
 
 }  // namespace

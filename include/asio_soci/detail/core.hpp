@@ -28,17 +28,15 @@ struct connection_slot;
 struct core_access;  // src/: the only code that drives the state machines below
 
 /// A pending acquisition. The pool calls exactly one of granted() or failed(), from any
-/// thread and without holding its lock; the implementation must not complete its user
-/// handler inline (it posts).
+/// thread and without holding its lock, as its last use of the waiter: ownership of the
+/// waiter passes with the call. The implementation must not complete its user handler
+/// inline (it posts).
 class acquire_waiter {
 public:
     /// The connection is the waiter's; it owns the lease from now on.
     virtual void granted(connection_slot& slot) = 0;
+    /// Timed out, refused, failed to connect, or cancelled (operation_aborted).
     virtual void failed(std::exception_ptr error) = 0;
-    /// The pool no longer refers to the waiter. Called once, after granted() or
-    /// failed() (which may complete the user handler first, e.g. on cancellation while
-    /// the pool still prepares a connection for the waiter).
-    virtual void release_waiter() noexcept = 0;
 
 protected:
     ~acquire_waiter() = default;
@@ -49,27 +47,22 @@ private:
     acquire_waiter* next_ = nullptr;
     clock::time_point deadline_{};
     clock::time_point enqueued_at_{};
-    // waiting -> preparing -> done, or -> done directly; whoever moves it to done
-    // delivers the result.
+    // queued -> assigned -> (cancel_requested) -> done, or queued -> done; whoever moves
+    // it to done delivers the result.
     std::atomic<int> state_{0};
 };
 
-/// A unit of work for one connection, run on that connection's strand.
+/// A unit of work for one connection, run on that connection's strand. Owned by whoever
+/// holds it: the slot's queue, the worker running it, then its posted completion.
 class offload_base {
 public:
     /// Runs the user's function; stores its result in the derived object or the
     /// exception in error_. Called on a worker thread.
     virtual void execute(soci::session& sql) noexcept = 0;
     /// Posts the user handler: with error_/the result, or with operation_aborted when
-    /// `aborted`. Called once, from the worker or from the cancelling thread.
+    /// `aborted`. Called once, as the caller's last use of the operation: the completion
+    /// owns it from then on and frees it before the upcall.
     virtual void complete(bool aborted) noexcept = 0;
-    /// Frees the operation; called when both the worker and the completion are done.
-    virtual void destroy() noexcept = 0;
-
-    void release_ref() noexcept {
-        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
-            destroy();
-    }
 
     std::exception_ptr error_;
     /// Set by one_shot_base: begin/commit around execute(), give the lease back after.
@@ -79,16 +72,15 @@ public:
     bool autobegin_ = false;
 
 protected:
-    explicit offload_base(int references = 2) noexcept : refs_(references) {}
+    offload_base() = default;
     ~offload_base() = default;
 
 private:
     friend struct core_access;
-    // pending -> running -> (committing) -> finished, or -> cancelled
+    // pending -> running -> (cancel_requested | committing) -> finished, or
+    // pending -> cancel_requested (the worker will not run it) -> finished, or
+    // pending -> cancelled (taken out of the queue unrun)
     std::atomic<int> state_{0};
-    // One reference for the worker side, one for the completion side (and one for the
-    // pool's queue in the one-shot form).
-    std::atomic<int> refs_;
     // Set when it starts running, so a cancel request can name it.
     std::atomic<std::uint64_t> id_{0};
 };
@@ -97,15 +89,12 @@ private:
 /// error or cancellation), give the connection back; all of it on the worker side.
 class one_shot_base : public acquire_waiter, public offload_base {
 public:
-    explicit one_shot_base(const retry_policy& retry) noexcept : offload_base(3), retry_(retry) {
-        one_shot_ = true;
-    }
+    explicit one_shot_base(const retry_policy& retry) noexcept : retry_(retry) { one_shot_ = true; }
 
     const retry_policy retry_;
 
     void granted(connection_slot& slot) final;
     void failed(std::exception_ptr error) final;
-    void release_waiter() noexcept final { release_ref(); }
 
 protected:
     ~one_shot_base() = default;
@@ -117,9 +106,12 @@ private:
 
 // Calls into src/ used by the templates.
 void submit(connection_slot& slot, offload_base& op);
-void cancel_offload(connection_slot& slot, offload_base& op) noexcept;
+/// Cancellation (see as_future): before fn starts, any request takes the operation out
+/// unrun and completes it at once; while fn runs, only an `interrupt` request counts:
+/// the database is asked to stop, and the operation completes after fn has returned.
+void cancel_offload(connection_slot& slot, offload_base& op, bool interrupt) noexcept;
 void cancel_acquire(pool& p, acquire_waiter& w) noexcept;
-void cancel_one_shot(pool& p, one_shot_base& op) noexcept;
+void cancel_one_shot(pool& p, one_shot_base& op, bool interrupt) noexcept;
 void acquire(pool& p, acquire_waiter& w);
 void release(connection_slot& slot) noexcept;
 worker_executor executor_of(pool& p) noexcept;

@@ -3,6 +3,7 @@
 // that drive them are compiled, in src/pool.cpp.
 #pragma once
 
+#include <asio_soci/detail/completion_registry.hpp>
 #include <asio_soci/detail/core.hpp>
 
 #include <asio/associated_allocator.hpp>
@@ -10,9 +11,11 @@
 #include <asio/associated_executor.hpp>
 #include <asio/cancellation_type.hpp>
 #include <asio/error.hpp>
+#include <asio/execution/context.hpp>
 #include <asio/execution/outstanding_work.hpp>
 #include <asio/post.hpp>
 #include <asio/prefer.hpp>
+#include <asio/query.hpp>
 #include <asio/recycling_allocator.hpp>
 #include <asio/system_error.hpp>
 
@@ -91,7 +94,8 @@ struct op_allocation {
 };
 
 /// The handler side shared by every operation: the handler, outstanding work on its
-/// executor, and a post of the completion that owns a reference to the operation.
+/// executor, the operation's entry in the completion_registry of the executor's
+/// context, and a post of the completion that owns the operation.
 template <class Handler, class Fallback>
 class handler_holder {
 public:
@@ -102,7 +106,19 @@ public:
     handler_holder(Handler&& handler, const Fallback& fallback)
         : handler_(std::move(handler)),
           work_(asio::prefer(asio::get_associated_executor(handler_, fallback),
-                             asio::execution::outstanding_work.tracked)) {}
+                             asio::execution::outstanding_work.tracked)),
+          registry_(registry_of(*work_)) {}
+
+    /// Registers the constructed operation, and connects its canceller to the
+    /// handler's cancellation slot.
+    template <class Canceller, class Op>
+    void start(Op* op) {
+        if (registry_)
+            registry_->add(*op);
+        auto slot = cancellation_slot();
+        if (slot.is_connected())
+            slot.template emplace<Canceller>(op);
+    }
 
     auto cancellation_slot() const noexcept {
         return asio::get_associated_cancellation_slot(handler_);
@@ -111,7 +127,8 @@ public:
     /// Posts `finish(op)` to the handler's executor; if the executor drops it unrun,
     /// `drop(op)` runs instead (so a lease or a reference is never leaked). Posted, not
     /// deferred: a worker that runs a connection's queue must not hold completions back
-    /// in its private queue while it goes on to the next job.
+    /// in its private queue while it goes on to the next job. While the executor's
+    /// context shuts down, nothing is posted: its registry destroys the operation.
     template <class Op, class Finish, class Drop>
     void post_completion(Op* op, Finish finish, Drop drop) noexcept {
         struct owner {
@@ -125,9 +142,15 @@ public:
                     drop(op);
             }
         };
-        asio::post(*work_, [o = owner{op, std::move(drop)}, finish]() mutable {
-            finish(std::exchange(o.op, nullptr));
-        });
+        auto post = [&] {
+            asio::post(*work_, [o = owner{op, std::move(drop)}, finish]() mutable {
+                finish(std::exchange(o.op, nullptr));
+            });
+        };
+        if (registry_)
+            registry_->post_or_hold(*op, post);
+        else
+            post();
     }
 
     /// Moves the handler out and lets the executor's outstanding work go.
@@ -137,8 +160,19 @@ public:
     }
 
 private:
+    // An executor without an execution context to ask (use_future's) has no shutdown
+    // to guard against.
+    static completion_registry* registry_of(const work_executor& executor) {
+        if constexpr (asio::can_query_v<const work_executor&, asio::execution::context_t>)
+            return &asio::use_service<completion_registry>(
+                asio::query(executor, asio::execution::context));
+        else
+            return nullptr;
+    }
+
     Handler handler_;
     std::optional<work_executor> work_;
+    completion_registry* registry_;
 };
 
 inline std::exception_ptr operation_aborted() {
@@ -149,7 +183,7 @@ inline std::exception_ptr operation_aborted() {
 /// it runs on a leased session; with Base = one_shot_base it acquires first and gives
 /// the connection back after.
 template <class Base, class Handler, class Fn, class Fallback>
-class function_op final : public Base {
+class function_op final : public Base, public completion_target {
     using traits = offload_traits<Fn>;
     using result = typename traits::result;
     using allocation = op_allocation<function_op, Handler>;
@@ -158,24 +192,28 @@ class function_op final : public Base {
     using target_type = std::conditional_t<one_shot, std::shared_ptr<pool>, connection_slot*>;
 
 public:
+    /// `interruptible`: a terminal cancellation while fn runs asks the database to stop
+    /// it (user functions); otherwise fn, once started, runs to its real outcome
+    /// (transaction control: a COMMIT is never reported aborted after it has started).
     template <class... BaseArgs>
     function_op(typename allocation::allocator alloc, Handler&& handler, Fn&& fn,
-                const Fallback& fallback, target_type target, BaseArgs&&... base_args)
+                const Fallback& fallback, target_type target, bool interruptible,
+                BaseArgs&&... base_args)
         : Base(std::forward<BaseArgs>(base_args)...),
           allocator_(alloc),
           holder_(std::move(handler), fallback),
           fn_(std::forward<Fn>(fn)),
-          target_(std::move(target)) {}
+          target_(std::move(target)),
+          interruptible_(interruptible) {}
 
-    /// Allocates the operation and connects it to the handler's cancellation slot.
+    /// Allocates the operation, registers it and connects its canceller.
     template <class... BaseArgs>
     static function_op* create(Handler&& handler, Fn&& fn, const Fallback& fallback,
-                               target_type target, BaseArgs&&... base_args) {
+                               target_type target, bool interruptible, BaseArgs&&... base_args) {
         auto* op = allocation::create(handler, std::move(handler), std::forward<Fn>(fn), fallback,
-                                      std::move(target), std::forward<BaseArgs>(base_args)...);
-        auto slot = op->holder_.cancellation_slot();
-        if (slot.is_connected())
-            slot.template emplace<canceller>(op);
+                                      std::move(target), interruptible,
+                                      std::forward<BaseArgs>(base_args)...);
+        op->holder_.template start<canceller>(op);
         return op;
     }
 
@@ -193,10 +231,20 @@ public:
     void complete(bool aborted) noexcept override {
         holder_.post_completion(
             this, [aborted](function_op* op) { op->finish(aborted); },
-            [](function_op* op) { op->release_ref(); });
+            [](function_op* op) { op->discard(); });
     }
 
-    void destroy() noexcept override { allocation::destroy(this); }
+    void cancel_for_shutdown() noexcept override {
+        canceller{this}(asio::cancellation_type::terminal);
+    }
+
+    // The executor dropped the completion unrun (it was shut down): the handler goes
+    // without an upcall, and its slot no longer points here.
+    void discard() noexcept override {
+        holder_.cancellation_slot().clear();
+        [[maybe_unused]] auto pool_reference = take_pool_reference();
+        allocation::destroy(this);
+    }
 
 private:
     friend allocation;
@@ -204,12 +252,18 @@ private:
     struct canceller {
         function_op* op;
         void operator()(asio::cancellation_type type) const noexcept {
-            if (type == asio::cancellation_type::none)
+            constexpr auto honoured = asio::cancellation_type::terminal |
+                                      asio::cancellation_type::partial |
+                                      asio::cancellation_type::total;
+            if ((type & honoured) == asio::cancellation_type::none)
                 return;
+            const bool interrupt =
+                op->interruptible_ &&
+                (type & asio::cancellation_type::terminal) != asio::cancellation_type::none;
             if constexpr (one_shot)
-                cancel_one_shot(*op->target_, *op);
+                cancel_one_shot(*op->target_, *op, interrupt);
             else
-                cancel_offload(*op->target_, *op);
+                cancel_offload(*op->target_, *op, interrupt);
         }
     };
 
@@ -221,11 +275,11 @@ private:
         auto handler = holder_.take();
         auto error = aborted ? operation_aborted() : std::move(this->error_);
         if constexpr (std::is_void_v<result>) {
-            this->release_ref();  // free the operation before the upcall
+            allocation::destroy(this);  // Asio's rule: free the operation before the upcall
             std::move(handler)(error);
         } else {
             result value = (!aborted && result_) ? std::move(*result_) : result{};
-            this->release_ref();
+            allocation::destroy(this);
             std::move(handler)(error, std::move(value));
         }
     }
@@ -241,6 +295,7 @@ private:
     handler_holder<Handler, Fallback> holder_;
     typename traits::function fn_;
     target_type target_;
+    const bool interruptible_;
     std::conditional_t<std::is_void_v<result>, bool, std::optional<result>> result_{};
 };
 

@@ -1,0 +1,193 @@
+// The scenarios of the core review (shared/repro/core-review), as tests: shutdown with a
+// call in flight, the one-shot form and a swallowed error, a cancelled commit, one failed
+// connect among queued waiters, concurrent request_scope::session() calls, and the last
+// factory reference dropped on an io thread.
+#include "../support.hpp"
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/bind_executor.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/post.hpp>
+
+#include <soci/soci.h>
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <future>
+#include <optional>
+#include <string>
+
+using namespace std::chrono_literals;
+
+// io.stop() with a call in flight, then the io_context destroyed: the call is cancelled,
+// its function returns, and its handler is destroyed with the io_context; nothing is
+// posted to the destroyed io_context (ASan would report it).
+TEST_CASE("core review: destroying a stopped io_context with a call in flight", "[db]") {
+    test::database db;
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+    std::atomic<bool> started{false};
+    bool fn_returned = false;
+    bool resumed = false;
+    {
+        asio::io_context io;
+        asio::co_spawn(
+            io,
+            [&, factory]() -> asio::awaitable<void> {
+                auto s = co_await factory.async_acquire();
+                auto slow = [&](soci::session& sql) {
+                    started = true;
+                    try {
+                        sql << db.slow_statement();
+                    } catch (const soci::soci_error&) {
+                    }
+                    fn_returned = true;
+                };
+                co_await asio_soci::as_future(s, slow);
+                resumed = true;
+            },
+            asio::detached);
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                co_await test::wait_until(started);
+                io.stop();
+            },
+            asio::detached);
+        io.run();
+    }  // ~io_context: cancels the call and waits for its function
+    CHECK(fn_returned);
+    CHECK_FALSE(resumed);
+    // The connection came back, rolled back.
+    asio::io_context io;
+    CHECK(test::run(io, factory.async_acquire()));
+}
+
+// PostgreSQL answers COMMIT of a transaction in which a statement failed with a rollback.
+TEST_CASE("core review: the one-shot form fails when fn swallowed a statement's error",
+          "[db][postgresql]") {
+    test::database db;
+    auto table = db.create_table("swallowed");
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+    asio::io_context io;
+    auto insert_twice = [table](soci::session& sql) {
+        sql << "insert into " + table + " (id, name) values (1, 'x')";
+        try {
+            sql << "insert into " + table + " (id, name) values (1, 'x')";
+        } catch (const soci::soci_error&) {  // "insert or ignore", the SQLite way
+        }
+        return 42;
+    };
+    CHECK_THROWS_AS(test::run(io, asio_soci::as_future(factory, insert_twice)),
+                    asio_soci::transaction_failed);
+    CHECK(db.scalar("select count(*) from " + table) == 0);
+}
+
+// A COMMIT that has started runs to its real outcome: a cancelled async_commit() either
+// reports operation_aborted and committed nothing, or reports the commit's outcome.
+TEST_CASE("core review: a cancelled async_commit reports what really happened", "[db]") {
+    test::database db;
+    auto table = db.create_table("commit_cancel");
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+    asio::io_context io;
+    auto s = test::run(io, factory.async_acquire());
+    test::run(io, asio_soci::as_future(s, [&](soci::session& sql) {
+                  sql << "insert into " + table + " (id, name) values (1, 'x')";
+              }));
+    // Hold the session's queue, so that the commit is cancelled while it waits to start.
+    std::promise<void> unblock;
+    auto blocker = unblock.get_future().share();
+    auto holding = asio_soci::as_future(
+        s, [&](soci::session&) { blocker.wait(); }, asio::use_future);
+    asio::cancellation_signal signal;
+    std::optional<std::exception_ptr> outcome;
+    s.async_commit(asio::bind_cancellation_slot(
+        signal.slot(), asio::bind_executor(io, [&](std::exception_ptr e) { outcome = e; })));
+    signal.emit(asio::cancellation_type::terminal);
+    io.restart();
+    io.run();
+    REQUIRE(outcome);
+    CHECK(test::is_aborted(*outcome));  // before it started: aborted, at once
+    unblock.set_value();
+    holding.get();
+    s.release();  // rolls back
+    CHECK(db.scalar("select count(*) from " + table) == 0);
+
+    // Cancelled while the COMMIT runs: ignored, the real outcome arrives.
+    s = test::run(io, factory.async_acquire());
+    test::run(io, asio_soci::as_future(s, [&](soci::session& sql) {
+                  sql << "insert into " + table + " (id, name) values (2, 'y')";
+              }));
+    outcome.reset();
+    s.async_commit(asio::bind_cancellation_slot(
+        signal.slot(), asio::bind_executor(io, [&](std::exception_ptr e) { outcome = e; })));
+    // Emitted from the io thread once the commit is queued or running: whichever, the
+    // outcome must match the database.
+    asio::post(io, [&] { signal.emit(asio::cancellation_type::terminal); });
+    io.restart();
+    io.run();
+    REQUIRE(outcome);
+    const long long rows = db.scalar("select count(*) from " + table + " where id = 2");
+    CHECK((test::is_aborted(*outcome) ? rows == 0 : (!*outcome && rows == 1)));
+}
+
+// Two branches of one request ask for the scope's session at once: the second waits for
+// the first one's acquisition rather than take a second connection (a pool of one would
+// time out).
+TEST_CASE("core review: concurrent request_scope::session() calls share one acquisition", "[db]") {
+    using namespace asio::experimental::awaitable_operators;
+    test::database db;
+    auto factory =
+        asio_soci::make_session_factory(db.url(), {.pool_size = 1, .acquire_timeout = 30s});
+    asio::io_context io;
+    test::run(io, [&]() -> asio::awaitable<void> {
+        asio_soci::request_scope scope{factory};
+        asio_soci::session* got[2] = {nullptr, nullptr};
+        auto branch = [&](int i) -> asio::awaitable<void> {
+            asio_soci::session& s = co_await scope.session();
+            got[i] = &s;
+        };
+        co_await (branch(0) && branch(1));
+        CHECK(got[0] != nullptr);
+        CHECK(got[0] == got[1]);
+        CHECK(scope.session_count() == 1);
+    }());
+    CHECK(factory.stats().timeouts_total == 0);
+    CHECK(factory.stats().acquired_total == 1);
+}
+
+// The last factory reference dropped on an io thread while the pool still has work: the
+// io thread goes on at once; the pool closes on a thread of its own.
+TEST_CASE("core review: dropping the last factory reference never blocks an io thread", "[db]") {
+    test::database db;
+    std::promise<void> unblock;
+    auto blocker = unblock.get_future().share();
+    std::atomic<bool> fn_finished{false};
+    bool dropped_while_fn_ran = false;
+    {
+        asio::io_context io;
+        std::optional<asio_soci::session_factory> factory =
+            asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+        auto s = test::run(io, factory->async_acquire());
+        auto running = asio_soci::as_future(
+            s,
+            [&](soci::session&) {
+                blocker.wait();
+                fn_finished = true;
+            },
+            asio::use_future);
+        asio::post(io, [&] {
+            s.release();      // a rollback queues behind fn
+            factory.reset();  // the last reference, on the io thread
+            dropped_while_fn_ran = !fn_finished;
+        });
+        io.restart();
+        io.run();
+        unblock.set_value();
+        running.get();
+    }
+    CHECK(dropped_while_fn_ran);  // fn could not have finished: it waited for unblock
+}
