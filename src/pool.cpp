@@ -330,6 +330,9 @@ void pool::deliver(acquire_waiter& w, connection_slot& slot) noexcept {
 
 void pool::prepare(connection_slot& slot, acquire_waiter& w) noexcept {
     std::exception_ptr error;
+    // An attempt the pool made on its own (retry_connect) fails nobody while other
+    // connections are open: the waiter it was made for keeps its place.
+    const bool retrying = std::exchange(slot.connect_retry, false);
     try {
         if (slot.sql) {
             const auto now = clock::now();
@@ -362,6 +365,9 @@ void pool::prepare(connection_slot& slot, acquire_waiter& w) noexcept {
         deliver(w, slot);
         return;
     }
+    if (retrying && !slot.sql && open_count_.load(std::memory_order_relaxed) > 0 &&
+        requeue(w, slot))
+        return;
     give_back(slot);
     const bool cancelled =
         !transition(core_access::state(w), waiter_state::assigned, waiter_state::done);
@@ -417,6 +423,7 @@ void pool::retry_connect() {
         core_access::state(*next).store(waiter_state::assigned, std::memory_order_relaxed);
         slot = idle_closed_.back();
         idle_closed_.pop_back();
+        slot->connect_retry = true;
     }
     hand_over(*slot, *next);  // one attempt, on behalf of the first waiter
 }

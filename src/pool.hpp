@@ -51,6 +51,7 @@ struct connection_slot {
     std::vector<kept_state> states;
     clock::time_point opened_at{};
     clock::time_point idle_since{};
+    bool connect_retry = false;  // handed over by pool::retry_connect(), not by a request
 
     // The slot's strand: jobs run one at a time, in order, on the workers. Lighter than
     // asio::strand (one post per burst of jobs, no allocation once the vector has grown).

@@ -191,3 +191,45 @@ TEST_CASE("core review: dropping the last factory reference never blocks an io t
     }
     CHECK(dropped_while_fn_ran);  // fn could not have finished: it waited for unblock
 }
+
+// One failed connect (the role's connection limit) while a connection is in use: only
+// the acquisition that tried fails; the queued ones get the connection that comes free.
+TEST_CASE("core review: one failed connect does not fail the queued acquisitions",
+          "[db][postgresql]") {
+    test::database db;
+    const std::string role = db.table("limited");
+    db.execute("create role " + role + " login password 'pw' connection limit 1");
+    struct drop_role {
+        test::database& db;
+        std::string role;
+        ~drop_role() { db.execute("drop role if exists " + role); }
+    } dropping{db, role};
+    auto url = asio_soci::database_url::parse(db.url());
+    const std::string limited_url = "postgresql://" + role + ":pw@" + url.host() + ":" +
+                                    std::to_string(*url.port()) + "/" + url.database();
+    auto factory =
+        asio_soci::make_session_factory(limited_url, {.pool_size = 2, .acquire_timeout = 30s});
+    asio::io_context io;
+    int failed = 0, acquired = 0;
+    test::run(io, [&]() -> asio::awaitable<void> {
+        auto holder = co_await factory.async_acquire();  // the role's only connection
+        auto request = [&]() -> asio::awaitable<void> {
+            try {
+                auto s = co_await factory.async_acquire();
+                ++acquired;
+            } catch (const asio_soci::connection_error&) {
+                ++failed;
+            }
+        };
+        // The first tries to connect and fails; the others queue behind it.
+        for (int i = 0; i < 4; ++i)
+            asio::co_spawn(io, request(), asio::detached);
+        while (failed == 0)
+            co_await asio::post(io, asio::use_awaitable);
+        holder.release();
+    }());
+    io.restart();
+    io.run();
+    CHECK(failed == 1);
+    CHECK(acquired == 3);
+}
