@@ -181,6 +181,17 @@ TEST_CASE("as_future: every completion token works", "[db]") {
         CHECK(ran);
         CHECK(n == 7);
     }
+
+    SECTION("deferred: the session is read at launch, not when the operation is made") {
+        bool ran = false;
+        auto op = asio_soci::as_future(
+            s, [&](soci::session&) { ran = true; }, asio::experimental::deferred);
+        s.release();  // its connection may go to someone else before the launch
+        auto next_owner = test::run(io, factory.async_acquire());
+        CHECK_THROWS_AS(test::run(io, std::move(op)(asio::use_awaitable)),
+                        asio_soci::invalid_session);
+        CHECK_FALSE(ran);
+    }
 }
 
 TEST_CASE("as_future(factory): commits on success, rolls back on exception", "[db]") {
@@ -217,7 +228,10 @@ TEST_CASE("as_future: an empty session is refused") {
     asio::io_context io;
     asio_soci::session empty;
     CHECK_FALSE(empty);
-    CHECK_THROWS_AS(asio_soci::as_future(empty, [](soci::session&) {}), asio_soci::invalid_session);
+    // Delivered to the handler, as Asio operations do, not thrown by the call.
+    auto future = asio_soci::as_future(
+        empty, [](soci::session&) { return 1; }, asio::use_future);
+    CHECK_THROWS_AS(future.get(), asio_soci::invalid_session);
     CHECK_THROWS_AS(test::run(io,
                               [&]() -> asio::awaitable<void> {
                                   co_await asio_soci::as_future(empty, [](soci::session&) {});

@@ -25,27 +25,31 @@ namespace detail {
 /// call (never autobegins; once started, runs to its real outcome).
 enum class session_call { user, transaction_control };
 
-/// The session form of as_future().
+/// The session form of as_future(). The session is read when the operation starts (for
+/// a deferred one: when it is launched, not when it is made), so a session released in
+/// between cannot lend its next owner's connection.
 template <class Fn, class CompletionToken>
 auto initiate_session_call(session& s, Fn&& fn, CompletionToken&& token, session_call kind) {
     using traits = offload_traits<Fn>;
     check_offload_function<Fn>();
     if constexpr (traits::invocable) {
-        if (!s)
-            throw invalid_session("as_future: the session holds no connection");
-        const bool user = kind == session_call::user;
         return asio::async_initiate<CompletionToken, typename traits::signature>(
-            [](auto handler, connection_slot* slot, pool* owner, typename traits::function function,
-               bool autobegin, bool interruptible) {
+            [](auto handler, session* s, typename traits::function function, session_call kind) {
+                if (!*s) {
+                    post_failure<typename traits::result>(
+                        std::move(handler), std::make_exception_ptr(invalid_session(
+                                                "as_future: the session holds no connection")));
+                    return;
+                }
                 using op = function_op<offload_base, decltype(handler), typename traits::function,
                                        worker_executor>;
+                const bool user = kind == session_call::user;
                 auto* started = op::create(std::move(handler), std::move(function),
-                                           executor_of(*owner), slot, interruptible);
-                started->autobegin_ = autobegin;
-                submit(*slot, *started);
+                                           executor_of(*s->pool()), s->slot(), user);
+                started->autobegin_ = user && !autocommit(*s->pool());
+                submit(*s->slot(), *started);
             },
-            token, s.slot(), s.pool(), typename traits::function(std::forward<Fn>(fn)),
-            user && !autocommit(*s.pool()), user);
+            token, &s, typename traits::function(std::forward<Fn>(fn)), kind);
     }
 }
 
@@ -73,8 +77,10 @@ auto initiate_session_call(session& s, Fn&& fn, CompletionToken&& token, session
 /// reference). What fn did stays in the session's open transaction: roll back (or let
 /// the session go back) rather than commit after it.
 /// Lifetimes: the session may be destroyed or released while the call runs; the
-/// connection goes back to the pool after the call.
-/// Throws invalid_session, when called, if the session is empty.
+/// connection goes back to the pool after the call. A deferred call reads the session
+/// when it is launched, so the session object must live until then.
+/// Errors also include invalid_session, delivered to the handler, when the session is
+/// empty as the call starts.
 template <class Fn, class CompletionToken = asio::use_awaitable_t<>>
 auto as_future(session& s, Fn&& fn, CompletionToken&& token = {}) {
     return detail::initiate_session_call(

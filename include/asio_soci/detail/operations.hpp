@@ -18,6 +18,7 @@
 #include <asio/query.hpp>
 #include <asio/recycling_allocator.hpp>
 #include <asio/system_error.hpp>
+#include <asio/system_executor.hpp>
 
 #include <exception>
 #include <functional>
@@ -174,6 +175,20 @@ private:
     std::optional<work_executor> work_;
     completion_registry* registry_;
 };
+
+/// Completes `handler` with `error` (and a default result), without running anything:
+/// for operations that cannot start. Posted to the handler's associated executor, never
+/// run inline.
+template <class R, class Handler>
+void post_failure(Handler handler, std::exception_ptr error) {
+    auto executor = asio::get_associated_executor(handler, asio::system_executor{});
+    asio::post(executor, [h = std::move(handler), error]() mutable {
+        if constexpr (std::is_void_v<R>)
+            std::move(h)(error);
+        else
+            std::move(h)(error, R{});
+    });
+}
 
 inline std::exception_ptr operation_aborted() {
     return std::make_exception_ptr(asio::system_error(asio::error::operation_aborted));
