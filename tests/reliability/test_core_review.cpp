@@ -211,16 +211,18 @@ TEST_CASE("core review: one failed connect does not fail the queued acquisitions
         asio_soci::make_session_factory(limited_url, {.pool_size = 2, .acquire_timeout = 30s});
     asio::io_context io;
     int failed = 0, acquired = 0;
+    // Declared here, not in the coroutine below: the spawned coroutines use its captures
+    // after that coroutine has ended.
+    auto request = [&]() -> asio::awaitable<void> {
+        try {
+            auto s = co_await factory.async_acquire();
+            ++acquired;
+        } catch (const asio_soci::connection_error&) {
+            ++failed;
+        }
+    };
     test::run(io, [&]() -> asio::awaitable<void> {
         auto holder = co_await factory.async_acquire();  // the role's only connection
-        auto request = [&]() -> asio::awaitable<void> {
-            try {
-                auto s = co_await factory.async_acquire();
-                ++acquired;
-            } catch (const asio_soci::connection_error&) {
-                ++failed;
-            }
-        };
         // The first tries to connect and fails; the others queue behind it.
         for (int i = 0; i < 4; ++i)
             asio::co_spawn(io, request(), asio::detached);
