@@ -198,6 +198,12 @@ pool::~pool() {
 void pool::acquire(acquire_waiter& w) {
     const auto now = clock::now();
     core_access::enqueued_at(w) = now;
+    // Also for a waiter served at once: it may queue later (pool::requeue).
+    // Saturated: acquire_timeout may be milliseconds::max() ("wait for ever").
+    const auto room =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock::time_point::max() - now);
+    core_access::deadline(w) = options_.acquire_timeout >= room ? clock::time_point::max()
+                                                                : now + options_.acquire_timeout;
     connection_slot* slot = nullptr;
     std::size_t waiting = 0;
     bool queued = false;
@@ -209,12 +215,6 @@ void pool::acquire(acquire_waiter& w) {
         const bool queue_full = options_.max_waiting != 0 && waiting >= options_.max_waiting;
         if (must_wait && !queue_full) {
             core_access::state(w).store(waiter_state::queued, std::memory_order_relaxed);
-            // Saturated: acquire_timeout may be milliseconds::max() ("wait for ever").
-            const auto room = std::chrono::duration_cast<std::chrono::milliseconds>(
-                clock::time_point::max() - now);
-            core_access::deadline(w) = options_.acquire_timeout >= room
-                                           ? clock::time_point::max()
-                                           : now + options_.acquire_timeout;
             waiters_.push_back(w);
             arm_timer_locked();
             queued = true;
