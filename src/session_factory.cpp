@@ -4,6 +4,8 @@
 
 #include <asio/detail/thread_context.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -60,7 +62,10 @@ void destroy_pool(detail::pool* p) noexcept {
 }  // namespace
 
 session_factory make_session_factory(const database_url& url, pool_options options) {
-    pool_reaper::instance();  // constructed before the pool's logger use: outlives it at exit
+    // Static objects die in reverse order of construction: the reaper, constructed after
+    // spdlog's registry, joins its threads (which log) before the registry goes.
+    spdlog::default_logger();
+    pool_reaper::instance();
     return session_factory{
         std::shared_ptr<detail::pool>(new detail::pool(url, std::move(options)), destroy_pool)};
 }
