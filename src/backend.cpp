@@ -94,10 +94,32 @@ transaction_state status_of(soci::session& sql) {
 
 }  // namespace
 
-connect_settings make_connect_settings(const database_url& url) {
+namespace {
+
+// libpq waits for a connection, and for the acknowledgement of what it sent, without a
+// limit by default: a host that does not answer would hold a worker, and the request
+// waiting for that connection, for minutes. Unless the URL says otherwise, both are
+// bounded by the time a request waits for a connection (libpq's minimum is 2 s).
+void bound_postgresql_waits(std::string& connect_string, const database_url& url,
+                            std::chrono::milliseconds acquire_timeout) {
+    using seconds = std::chrono::seconds;
+    const auto limit =
+        std::clamp(std::chrono::ceil<seconds>(acquire_timeout), seconds{2}, seconds{30});
+    if (!url.query().contains("connect_timeout"))
+        connect_string += " connect_timeout=" + std::to_string(limit.count());
+    if (!url.query().contains("tcp_user_timeout"))
+        connect_string += " tcp_user_timeout=" + std::to_string(limit.count() * 1000);
+}
+
+}  // namespace
+
+connect_settings make_connect_settings(const database_url& url,
+                                       std::chrono::milliseconds acquire_timeout) {
     connect_settings settings;
     settings.kind = url.backend();
     settings.connect_string = url.soci_connect_string();
+    if (url.backend() == backend::postgresql)
+        bound_postgresql_waits(settings.connect_string, url, acquire_timeout);
     if (url.backend() != backend::sqlite3)
         return settings;
     if (!url.is_sqlite_memory())
@@ -205,6 +227,20 @@ bool native_connection::looks_alive() noexcept {
     return ::poll(&socket, 1, 0) == 0;
 }
 
+std::size_t native_connection::end_unfinished_statements() noexcept {
+    if (kind_ != backend::sqlite3 || !handle_)
+        return 0;
+    auto* db = static_cast<sqlite3*>(handle_);
+    std::size_t ended = 0;
+    for (auto* statement = sqlite3_next_stmt(db, nullptr); statement;
+         statement = sqlite3_next_stmt(db, statement))
+        if (sqlite3_stmt_busy(statement)) {
+            sqlite3_reset(statement);
+            ++ended;
+        }
+    return ended;
+}
+
 bool native_connection::ping(soci::session& sql) noexcept {
     if (kind_ == backend::postgresql && handle_) {
         PGresult* result = PQexec(static_cast<PGconn*>(handle_), "");
@@ -232,7 +268,11 @@ void native_connection::begin_operation(std::uint64_t id) noexcept {
     running_.store(id, std::memory_order_relaxed);
 }
 
-bool native_connection::end_operation() noexcept {
+bool native_connection::end_operation(bool interrupt_requested) noexcept {
+    if (!interrupt_requested) {  // no interrupt() for this operation, now or later
+        running_.store(0, std::memory_order_relaxed);
+        return true;
+    }
     std::shared_ptr<cancel_request> request;
     {
         std::lock_guard lock{interrupt_mutex_};  // no interrupt() lands after this

@@ -25,7 +25,10 @@ struct connect_settings {
     int sqlite_busy_timeout_ms = 5000;
     std::string sqlite_journal_mode;  // empty: leave as is (in-memory databases)
 };
-connect_settings make_connect_settings(const database_url& url);
+/// `acquire_timeout` bounds PostgreSQL's connect and acknowledgement waits unless the
+/// URL sets connect_timeout / tcp_user_timeout.
+connect_settings make_connect_settings(const database_url& url,
+                                       std::chrono::milliseconds acquire_timeout);
 
 /// Once per process, before the first connection of `kind` is used: builds the backend
 /// library's lazily initialised statics on the calling thread (see backend.cpp).
@@ -60,15 +63,21 @@ public:
     /// to read, most often because the server has closed it; ping() tells for sure.
     /// Only while nobody else uses the connection.
     bool looks_alive() noexcept;
+    /// SQLite: resets the statements left unfinished (a kept statement whose rows were
+    /// not all fetched), which would otherwise hold a read transaction open, so that the
+    /// next user of the connection would read an old snapshot. No I/O; returns how many.
+    /// Only while nobody else uses the connection.
+    std::size_t end_unfinished_statements() noexcept;
     /// A round trip (PostgreSQL: an empty query). Blocks: call on a worker.
     bool ping(soci::session& sql) noexcept;
     /// Marks the start and the end of an operation's use of the connection; `id`
     /// identifies the operation for interrupt(). end_operation() waits (bounded) for a
     /// PostgreSQL cancel request still under way, so that it cannot land on the next
     /// operation's statement; false when it got no answer in time: the connection must
-    /// then be closed.
+    /// then be closed. `interrupt_requested` false promises that interrupt() has not
+    /// been and will not be called with this operation's id (the common case, lock-free).
     void begin_operation(std::uint64_t id) noexcept;
-    [[nodiscard]] bool end_operation() noexcept;
+    [[nodiscard]] bool end_operation(bool interrupt_requested) noexcept;
     /// Asks the database to stop what operation `id` runs, if it still runs: SQLite's
     /// sqlite3_interrupt, or a PostgreSQL cancel request sent from a thread of its own
     /// (it connects to the server, which may not answer). Thread-safe, never blocks.

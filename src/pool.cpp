@@ -156,7 +156,7 @@ void pool::waiter_queue::remove(acquire_waiter& w) noexcept {
 pool::pool(database_url url, pool_options options)
     : url_(std::move(url)),
       options_(validated(std::move(options))),
-      settings_(make_connect_settings(url_)),
+      settings_(make_connect_settings(url_, options_.acquire_timeout)),
       logger_(options_.logger ? options_.logger : spdlog::default_logger()),
       recyclable_(!url_.is_sqlite_memory()),
       workers_(options_.worker_threads ? options_.worker_threads : options_.pool_size),
@@ -492,6 +492,7 @@ void pool::close(connection_slot& slot, const char* why) noexcept {
 void pool::release(connection_slot& slot) noexcept {
     if (slot.pending_ops.load(std::memory_order_acquire) == 0 &&
         !slot.needs_reset.load(std::memory_order_relaxed)) {
+        end_unfinished_statements(slot);
         give_back(slot);
         return;
     }
@@ -499,8 +500,15 @@ void pool::release(connection_slot& slot) noexcept {
     enqueue(slot, {slot_job::kind::reset, nullptr});
 }
 
+void pool::end_unfinished_statements(connection_slot& slot) noexcept {
+    if (const auto ended = slot.native.end_unfinished_statements())
+        logger_->debug("asio_soci: {} statement(s) on {} released with rows unread; reset", ended,
+                       url_.to_string());
+}
+
 void pool::reset(connection_slot& slot) noexcept {
     if (slot.sql) {
+        end_unfinished_statements(slot);
         switch (slot.native.transaction_status()) {
             case transaction_state::idle:
                 break;
@@ -602,7 +610,9 @@ void pool::run(connection_slot& slot, offload_base& op) noexcept {
         aborted = !transition(state, running, finished) && !transition(state, committing, finished);
     }
     state.store(finished, std::memory_order_relaxed);
-    if (!slot.native.end_operation())
+    // Only a cancel request that found the operation running (and so made it aborted)
+    // interrupts it.
+    if (!slot.native.end_operation(aborted))
         close(slot, "a cancel request got no answer in time");
     slot.needs_reset.store(slot.sql && slot.native.transaction_status() != transaction_state::idle,
                            std::memory_order_relaxed);

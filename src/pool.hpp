@@ -129,6 +129,7 @@ private:
     // that failed.
     bool begin_if_idle(connection_slot& slot, offload_base& op) noexcept;
     void reset(connection_slot& slot) noexcept;
+    void end_unfinished_statements(connection_slot& slot) noexcept;
     void open(connection_slot& slot);
     // Why no connection may be opened now (the backoff after a failed attempt), if so.
     std::optional<std::string> connect_refusal();

@@ -76,8 +76,22 @@ session_factory make_session_factory(std::string_view url, pool_options options)
 
 const std::shared_ptr<detail::pool>& session_factory::checked_pool() const {
     if (!pool_)
-        throw std::logic_error("asio_soci::session_factory: the factory is empty");
+        std::rethrow_exception(detail::empty_factory());
     return pool_;
+}
+
+std::exception_ptr detail::empty_factory() {
+    return std::make_exception_ptr(
+        std::logic_error("asio_soci::session_factory: the factory is empty"));
+}
+
+std::exception_ptr detail::one_shot_refusal(const pool* p, const retry_policy& retry) {
+    if (!p)
+        return empty_factory();
+    if (retry.max_attempts == 0)
+        return std::make_exception_ptr(
+            std::invalid_argument("asio_soci::retry_policy: max_attempts must be at least 1"));
+    return nullptr;
 }
 
 pool_stats session_factory::stats() const {

@@ -238,3 +238,26 @@ TEST_CASE("as_future: an empty session is refused") {
                               }()),
                     asio_soci::invalid_session);
 }
+
+TEST_CASE(
+    "as_future: an empty factory or a policy without attempts is refused through the "
+    "handler") {
+    asio::io_context io;
+    asio_soci::session_factory empty;
+    auto acquired = empty.async_acquire(asio::use_future);
+    CHECK_THROWS_AS(acquired.get(), std::logic_error);
+    auto one_shot = asio_soci::as_future(
+        empty, [](soci::session&) { return 1; }, asio::use_future);
+    CHECK_THROWS_AS(one_shot.get(), std::logic_error);
+
+    auto factory = asio_soci::make_session_factory("sqlite://");
+    bool ran = false;
+    auto no_attempts = asio_soci::as_future(
+        factory, [&](soci::session&) { ran = true; }, asio_soci::retry_policy{.max_attempts = 0},
+        asio::use_future);
+    CHECK_THROWS_AS(no_attempts.get(), std::invalid_argument);
+    CHECK_FALSE(ran);
+    CHECK_THROWS_AS(
+        test::run(io, [&]() -> asio::awaitable<void> { co_await empty.async_acquire(); }()),
+        std::logic_error);
+}

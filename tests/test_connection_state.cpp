@@ -185,3 +185,47 @@ TEST_CASE("connection_state: a kept select read to its end lets its connection w
               }));
     CHECK(db.scalar("select count(*) from items") == 4);
 }
+
+namespace {
+// Every item's id, one row per fetch().
+struct all_ids {
+    explicit all_ids(soci::session& sql)
+        : select{(sql.prepare << "select id from items order by id", soci::into(id))} {}
+    int id = 0;
+    soci::statement select;
+};
+}  // namespace
+
+TEST_CASE("connection_state: a kept select left unfinished is ended when its connection goes back",
+          "[db]") {
+    test::database db;
+    create_items(db);
+    for (const bool autocommit : {false, true}) {
+        DYNAMIC_SECTION("autocommit " << autocommit) {
+            auto factory = asio_soci::make_session_factory(
+                db.url(), {.pool_size = 1, .autocommit = autocommit});
+            asio::io_context io;
+            auto first_id = [&]() -> asio::awaitable<int> {
+                auto s = co_await factory.async_acquire();
+                co_return co_await asio_soci::as_future(s, [](soci::session& sql) {
+                    auto& q = asio_soci::connection_state<all_ids>(sql);
+                    q.select.execute(true);  // the first row, the others left unread
+                    return q.id;
+                });
+            };
+            CHECK(test::run(io, first_id()) == 1);
+            // Committed by another connection: the pooled one must see it and be able to
+            // write after it (on SQLite an unfinished statement would keep its old
+            // snapshot: the count would be 2, and the insert would fail as busy).
+            db.execute("delete from items where id > 2");
+            db.execute("insert into items (id, name) values (3, 'three')");
+            auto count = test::run(io, asio_soci::as_future(factory, [](soci::session& sql) {
+                                       sql << "insert into items (id, name) values (4, 'four')";
+                                       int n = 0;
+                                       sql << "select count(*) from items", soci::into(n);
+                                       return n;
+                                   }));
+            CHECK(count == 4);
+        }
+    }
+}

@@ -2,6 +2,7 @@
 
 #include <asio/bind_executor.hpp>
 #include <asio/detached.hpp>
+#include <asio/ip/tcp.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_future.hpp>
@@ -647,4 +648,20 @@ TEST_CASE("pool: many connections opening a new database at once all succeed", "
         CHECK(opened == 8);
         held.clear();
     }
+}
+
+TEST_CASE("pool: a PostgreSQL server that never answers fails an acquisition in bounded time") {
+    // A socket that listens and never accepts: the kernel completes the TCP handshake,
+    // and libpq then waits for an answer that never comes.
+    asio::io_context io;
+    asio::ip::tcp::acceptor silent{io, {asio::ip::make_address("127.0.0.1"), 0}};
+    const auto url =
+        "postgresql://nobody@127.0.0.1:" + std::to_string(silent.local_endpoint().port()) + "/db";
+    auto factory = asio_soci::make_session_factory(url, {.pool_size = 1, .acquire_timeout = 2s});
+    const auto start = std::chrono::steady_clock::now();
+    auto acquired = factory.async_acquire(asio::use_future);
+    // Without a bound the connect would wait forever (the test's timeout would end it);
+    // libpq's connect_timeout follows acquire_timeout.
+    CHECK_THROWS_AS(acquired.get(), asio_soci::connection_error);
+    CHECK(std::chrono::steady_clock::now() - start < 20s);
 }

@@ -12,7 +12,6 @@
 #include <asio/async_result.hpp>
 #include <asio/use_awaitable.hpp>
 
-#include <stdexcept>
 #include <type_traits>
 #include <utility>
 
@@ -94,7 +93,8 @@ auto as_future(session& s, Fn&& fn, CompletionToken&& token = {}) {
 /// work (see retry_policy); without one, nothing is retried.
 ///
 /// Completion signature, executor: as for as_future(session&, ...). Errors also
-/// include those of session_factory::async_acquire().
+/// include those of session_factory::async_acquire(), and std::invalid_argument for a
+/// retry_policy with max_attempts 0 (delivered to the handler, nothing runs).
 /// Cancellation: while waiting for a connection or before fn starts, any type; nothing
 /// runs and the operation completes at once with operation_aborted. While fn runs (or
 /// waits for a retry), terminal cancellation asks the database to stop, fn is not run
@@ -108,11 +108,14 @@ auto as_future(const session_factory& factory, Fn&& fn, const retry_policy& retr
     using traits = detail::offload_traits<Fn>;
     detail::check_offload_function<Fn>();
     if constexpr (traits::invocable) {
-        if (retry.max_attempts == 0)
-            throw std::invalid_argument("retry_policy.max_attempts must be at least 1");
         return asio::async_initiate<CompletionToken, typename traits::signature>(
             [](auto handler, std::shared_ptr<detail::pool> owner,
                typename traits::function function, retry_policy retry) {
+                if (auto refusal = detail::one_shot_refusal(owner.get(), retry)) {
+                    detail::post_failure<typename traits::result>(std::move(handler),
+                                                                  std::move(refusal));
+                    return;
+                }
                 using op = detail::function_op<detail::one_shot_base, decltype(handler),
                                                typename traits::function, detail::worker_executor>;
                 auto& target = *owner;
@@ -121,7 +124,8 @@ auto as_future(const session_factory& factory, Fn&& fn, const retry_policy& retr
                                std::move(owner), true, retry);
                 detail::acquire(target, *started);
             },
-            token, factory.checked_pool(), typename traits::function(std::forward<Fn>(fn)), retry);
+            token, detail::access::pool_of(factory),
+            typename traits::function(std::forward<Fn>(fn)), retry);
     }
 }
 

@@ -55,8 +55,10 @@ void* keep_connection_state(soci::session& sql, std::type_index type, void* obje
 /// ```
 ///
 /// On SQLite, read a kept select to its end (fetch() until it returns false): a
-/// statement with rows left unread keeps its read transaction open after the call, and
-/// a later write on that connection then fails with "database is locked".
+/// statement with rows left unread keeps its read transaction open after the call, so
+/// the later calls of the same lease read an old snapshot, and a write among them may
+/// fail with "database is locked". When the connection goes back to the pool, such
+/// statements are reset, so the next lease never inherits the snapshot.
 ///
 /// Only inside a function that as_future() runs, with the soci::session it was given
 /// (the object is the connection's, like the connection itself: never keep a reference

@@ -26,7 +26,10 @@ struct pool_options {
     std::size_t pool_size = 5;
 
     /// How long async_acquire() waits in the FIFO queue for a free connection before
-    /// failing with asio_soci::pool_timeout.
+    /// failing with asio_soci::pool_timeout. On PostgreSQL it also bounds opening a
+    /// connection and waiting for the server to acknowledge what was sent (libpq's
+    /// connect_timeout and tcp_user_timeout, between 2 and 30 s), unless the URL sets
+    /// them: a server that does not answer fails with connection_error.
     std::chrono::milliseconds acquire_timeout = std::chrono::seconds{30};
 
     /// Acquisitions that may wait in the queue at once; one more fails at once with

@@ -17,7 +17,14 @@
 
 namespace asio_soci {
 
+class session_factory;
+
 namespace detail {
+
+/// The library's way into its public classes' internals.
+struct access {
+    static const std::shared_ptr<pool>& pool_of(const session_factory& factory) noexcept;
+};
 
 /// async_acquire's operation: waits in the pool's FIFO for a connection.
 template <class Handler, class Fallback>
@@ -111,7 +118,8 @@ public:
     /// Completion signature: void(std::exception_ptr, asio_soci::session).
     /// Errors: pool_timeout (pool exhausted), connection_error (cannot connect; the
     /// message names the database, never the password), the on_connect hook's
-    /// exception, asio::system_error(operation_aborted) on cancellation.
+    /// exception, asio::system_error(operation_aborted) on cancellation,
+    /// std::logic_error for an empty factory (delivered to the handler, like the rest).
     /// Executor: the handler's associated executor; without one, a worker thread.
     /// Cancellation: every type. A waiter in the queue leaves it and completes at once
     /// with operation_aborted; while a connection is being opened or checked for it,
@@ -121,12 +129,16 @@ public:
     auto async_acquire(CompletionToken&& token = {}) const {
         return asio::async_initiate<CompletionToken, void(std::exception_ptr, session)>(
             [](auto handler, std::shared_ptr<detail::pool> owner) {
+                if (!owner) {
+                    detail::post_failure<session>(std::move(handler), detail::empty_factory());
+                    return;
+                }
                 using handler_type = decltype(handler);
                 auto fallback = detail::executor_of(*owner);
                 detail::acquire_op<handler_type, executor_type>::start(std::move(handler), fallback,
                                                                        std::move(owner));
             },
-            token, checked_pool());
+            token, pool_);
     }
 
     /// A snapshot of the pool's gauges and counters.
@@ -139,16 +151,21 @@ public:
 
     explicit operator bool() const noexcept { return pool_ != nullptr; }
 
-    /// For the library.
-    const std::shared_ptr<detail::pool>& checked_pool() const;
-
 private:
     friend session_factory make_session_factory(const database_url&, pool_options);
+    friend struct detail::access;
     explicit session_factory(std::shared_ptr<detail::pool> pool) noexcept
         : pool_(std::move(pool)) {}
+    // The pool, or std::logic_error for an empty factory.
+    const std::shared_ptr<detail::pool>& checked_pool() const;
 
     std::shared_ptr<detail::pool> pool_;
 };
+
+inline const std::shared_ptr<detail::pool>& detail::access::pool_of(
+    const session_factory& factory) noexcept {
+    return factory.pool_;
+}
 
 /// Creates a pool for `url` (see database_url for the forms). Never blocks on the
 /// network: connections open lazily, on the worker threads.

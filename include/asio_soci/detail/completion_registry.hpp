@@ -10,8 +10,11 @@
 
 #include <asio/execution_context.hpp>
 
+#include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 namespace asio_soci::detail {
@@ -29,9 +32,24 @@ protected:
 
 private:
     friend class completion_registry;
-    completion_target* prev_ = nullptr;  // guarded by the registry's mutex
+    completion_target* prev_ = nullptr;  // guarded by the registry's list lock
     completion_target* next_ = nullptr;
-    bool ended_ = false;  // reached its completion after the shutdown began
+    bool ended_ = false;  // reached its completion after the shutdown began; ended_mutex_
+};
+
+/// Every operation takes it twice, for a few pointer writes (and one post): a spin lock
+/// costs a tenth of a mutex there, and waiting for it is rare and short.
+class spin_lock {
+public:
+    void lock() noexcept {
+        while (locked_.exchange(true, std::memory_order_acquire))
+            while (locked_.load(std::memory_order_relaxed))
+                std::this_thread::yield();
+    }
+    void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+
+private:
+    std::atomic<bool> locked_{false};
 };
 
 class completion_registry final : public asio::execution_context::service {
@@ -41,10 +59,27 @@ public:
 
     explicit completion_registry(asio::execution_context& context)
         : asio::execution_context::service(context) {}
+    ~completion_registry() override { shutdowns().fetch_add(1, std::memory_order_acq_rel); }
+
+    /// The context's registry. Asio's use_service() takes a mutex and searches; every
+    /// operation needs it, so each thread remembers the last answer, which stays valid
+    /// until a registry shuts down (a context destroyed, whose address may be reused).
+    static completion_registry& of(asio::execution_context& context) {
+        struct last_lookup {
+            asio::execution_context* context = nullptr;
+            completion_registry* registry = nullptr;
+            std::uint64_t generation = 0;
+        };
+        thread_local last_lookup last;
+        const auto generation = shutdowns().load(std::memory_order_acquire);
+        if (last.context != &context || last.generation != generation)
+            last = {&context, &asio::use_service<completion_registry>(context), generation};
+        return *last.registry;
+    }
 
     /// An operation that will post its completion to this context.
     void add(completion_target& op) {
-        std::lock_guard lock{mutex_};
+        std::lock_guard lock{list_lock_};
         op.prev_ = nullptr;
         op.next_ = head_;
         if (head_)
@@ -57,23 +92,36 @@ public:
     /// cannot go away during the post.
     template <class Post>
     void post_or_hold(completion_target& op, Post&& post) {
-        std::lock_guard lock{mutex_};
-        if (shutting_down_) {
-            op.ended_ = true;
-            ended_cv_.notify_all();
-            return;
+        {
+            std::lock_guard lock{list_lock_};
+            if (!shutting_down_) {
+                (op.prev_ ? op.prev_->next_ : head_) = op.next_;
+                if (op.next_)
+                    op.next_->prev_ = op.prev_;
+                post();
+                return;
+            }
         }
-        (op.prev_ ? op.prev_->next_ : head_) = op.next_;
-        if (op.next_)
-            op.next_->prev_ = op.prev_;
-        post();
+        {
+            std::lock_guard lock{ended_mutex_};
+            op.ended_ = true;
+        }
+        ended_cv_.notify_all();
     }
 
 private:
+    // Counts registry shutdowns and destructions in the process: a change invalidates
+    // of()'s memories.
+    static std::atomic<std::uint64_t>& shutdowns() noexcept {
+        static constinit std::atomic<std::uint64_t> count{0};
+        return count;
+    }
+
     void shutdown() override {
+        shutdowns().fetch_add(1, std::memory_order_acq_rel);
         std::vector<completion_target*> pending;
         {
-            std::lock_guard lock{mutex_};
+            std::lock_guard lock{list_lock_};
             shutting_down_ = true;
             for (auto* op = head_; op; op = op->next_)
                 pending.push_back(op);
@@ -83,7 +131,7 @@ private:
         for (auto* op : pending)
             op->cancel_for_shutdown();
         {
-            std::unique_lock lock{mutex_};
+            std::unique_lock lock{ended_mutex_};
             ended_cv_.wait(lock, [&] {
                 for (auto* op : pending)
                     if (!op->ended_)
@@ -95,10 +143,11 @@ private:
             op->discard();
     }
 
-    std::mutex mutex_;
+    spin_lock list_lock_;
+    completion_target* head_ = nullptr;  // guarded by list_lock_
+    bool shutting_down_ = false;         // guarded by list_lock_
+    std::mutex ended_mutex_;
     std::condition_variable ended_cv_;
-    completion_target* head_ = nullptr;
-    bool shutting_down_ = false;
 };
 
 }  // namespace asio_soci::detail

@@ -126,6 +126,11 @@ void begin_explicitly(soci::session& sql);
 void commit_if_open(soci::session& sql);
 /// Rolls back when a transaction is open; otherwise does nothing (no round trip).
 void rollback_if_open(soci::session& sql);
+/// std::logic_error: an operation was started on an empty session_factory.
+std::exception_ptr empty_factory();
+/// Why the one-shot form cannot start (an empty factory, a policy without attempts),
+/// or null.
+std::exception_ptr one_shot_refusal(const pool* p, const retry_policy& retry);
 /// True for errors a retry_policy retries: serialization failures, deadlocks, busy.
 bool is_transient(const std::exception_ptr& error) noexcept;
 

@@ -165,8 +165,7 @@ private:
     // to guard against.
     static completion_registry* registry_of(const work_executor& executor) {
         if constexpr (asio::can_query_v<const work_executor&, asio::execution::context_t>)
-            return &asio::use_service<completion_registry>(
-                asio::query(executor, asio::execution::context));
+            return &completion_registry::of(asio::query(executor, asio::execution::context));
         else
             return nullptr;
     }
