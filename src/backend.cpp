@@ -5,6 +5,7 @@
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>  // declares sqlite3's API in namespace sqlite_api
+#include <spdlog/spdlog.h>
 
 #include <poll.h>
 #include <algorithm>
@@ -92,10 +93,6 @@ transaction_state status_of(soci::session& sql) {
     return transaction_state::unknown;
 }
 
-}  // namespace
-
-namespace {
-
 // libpq waits for a connection, and for the acknowledgement of what it sent, without a
 // limit by default: a host that does not answer would hold a worker, and the request
 // waiting for that connection, for minutes. Unless the URL says otherwise, both are
@@ -163,13 +160,39 @@ native_connection::~native_connection() {
     close();
 }
 
-void native_connection::open(soci::session& sql, const connect_settings& settings) {
+namespace {
+
+// libpq's notice receiver: the server's NOTICE/WARNING/... messages, as log lines.
+// NOTICE goes to debug: the server sends it for routine events ("relation ... already
+// exists, skipping" for CREATE TABLE IF NOT EXISTS, on every migration run).
+void log_notice(void* logger, const PGresult* notice) {
+    const char* severity = PQresultErrorField(notice, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char* text = PQresultErrorField(notice, PG_DIAG_MESSAGE_PRIMARY);
+    const std::string_view level = severity ? severity : "NOTICE";
+    std::string line =
+        std::string("asio_soci: PostgreSQL ") + std::string(level) + ": " + (text ? text : "");
+    std::replace_if(
+        line.begin(), line.end(), [](char c) { return c == '\n' || c == '\t'; }, ' ');
+    auto& log = *static_cast<spdlog::logger*>(logger);
+    if (level == "WARNING")
+        log.warn("{}", line);
+    else if (level == "INFO")
+        log.info("{}", line);
+    else
+        log.debug("{}", line);  // NOTICE, DEBUG, LOG
+}
+
+}  // namespace
+
+void native_connection::open(soci::session& sql, const connect_settings& settings,
+                             spdlog::logger& notices) {
     close();
     kind_ = settings.kind;
     switch (settings.kind) {
         case backend::postgresql: {
             sql.open(soci::postgresql, settings.connect_string);
             PGconn* conn = static_cast<soci::postgresql_session_backend*>(sql.get_backend())->conn_;
+            PQsetNoticeReceiver(conn, log_notice, &notices);
             std::lock_guard lock{interrupt_mutex_};
             handle_ = conn;
             break;
@@ -182,6 +205,8 @@ void native_connection::open(soci::session& sql, const connect_settings& setting
                 handle_ = db;
             }
             sqlite3_busy_timeout(db, settings.sqlite_busy_timeout_ms);
+            // Errors say which constraint kind failed (SQLITE_CONSTRAINT_UNIQUE...).
+            sqlite3_extended_result_codes(db, 1);
             // sqlite3_interrupt() stops only the statements running when it is called;
             // this stops the later ones of a cancelled operation too.
             sqlite3_progress_handler(
@@ -225,6 +250,45 @@ bool native_connection::looks_alive() noexcept {
     // the server's goodbye (a terminated backend, a restart). One poll(), no round trip.
     pollfd socket{PQsocket(conn), POLLIN, 0};
     return ::poll(&socket, 1, 0) == 0;
+}
+
+bool native_connection::rollback(soci::session& sql) {
+    if (kind_ == backend::sqlite3 && handle_) {
+        const bool wrote =
+            sqlite3_txn_state(static_cast<sqlite3*>(handle_), nullptr) == SQLITE_TXN_WRITE;
+        sql.rollback();
+        return wrote;
+    }
+    if (kind_ != backend::postgresql || !handle_) {
+        sql.rollback();
+        return false;
+    }
+    auto* conn = static_cast<PGconn*>(handle_);
+    if (PQtransactionStatus(conn) != PQTRANS_INTRANS) {  // failed: its writes are void
+        sql.rollback();
+        return true;
+    }
+    // Whether the transaction wrote (it has a transaction id then), in the round trip of
+    // the rollback itself.
+    if (!PQsendQuery(conn, "SELECT txid_current_if_assigned() IS NOT NULL; ROLLBACK"))
+        throw std::runtime_error(PQerrorMessage(conn));
+    bool wrote = false;
+    bool failed = false;
+    while (PGresult* result = PQgetResult(conn)) {
+        switch (PQresultStatus(result)) {
+            case PGRES_TUPLES_OK:
+                wrote = PQntuples(result) == 1 && *PQgetvalue(result, 0, 0) == 't';
+                break;
+            case PGRES_COMMAND_OK:
+                break;
+            default:
+                failed = true;
+        }
+        PQclear(result);
+    }
+    if (failed)
+        throw std::runtime_error(PQerrorMessage(conn));
+    return wrote;
 }
 
 std::size_t native_connection::end_unfinished_statements() noexcept {
@@ -321,15 +385,110 @@ void native_connection::interrupt(std::uint64_t id) noexcept {
 
 bool is_transient(const std::exception_ptr& error) noexcept {
     try {
-        std::rethrow_exception(error);
-    } catch (const soci::postgresql_soci_error& e) {
-        const auto state = e.sqlstate();
-        return state == "40001" || state == "40P01";  // serialization failure, deadlock
-    } catch (const soci::sqlite3_soci_error& e) {
-        return e.result() == SQLITE_BUSY || e.result() == SQLITE_LOCKED;
+        std::rethrow_exception(classify_error(error, false));
+    } catch (const transient_error&) {
+        return true;
     } catch (...) {
     }
     return false;
+}
+
+namespace {
+
+// The quoted name after `marker` in a PostgreSQL message: `... constraint "users_pkey"`.
+std::string quoted_after(std::string_view message, std::string_view marker) {
+    const auto at = message.find(marker);
+    if (at == std::string_view::npos)
+        return {};
+    const auto start = at + marker.size();
+    const auto end = message.find('"', start);
+    return end == std::string_view::npos ? std::string{}
+                                         : std::string(message.substr(start, end - start));
+}
+
+std::string postgresql_constraint(const std::string& state, std::string_view message) {
+    if (state == "23502") {  // null value in column "c" of relation "t" violates not-null ...
+        auto column = quoted_after(message, "column \"");
+        auto table = quoted_after(message, "relation \"");
+        return table.empty() || column.empty() ? column : table + "." + column;
+    }
+    return quoted_after(message, "constraint \"");
+}
+
+// "UNIQUE constraint failed: users.email" -> "users.email".
+std::string sqlite_constraint(std::string_view message) {
+    constexpr std::string_view marker = "constraint failed: ";
+    const auto at = message.find(marker);
+    if (at == std::string_view::npos)
+        return {};
+    auto rest = message.substr(at + marker.size());
+    rest = rest.substr(0, rest.find_first_of("\n"));
+    while (!rest.empty() && (rest.back() == ' ' || rest.back() == '.'))
+        rest.remove_suffix(1);
+    return std::string(rest);
+}
+
+template <class Error>
+std::exception_ptr make(const soci::soci_error& original, std::string state, int code,
+                        std::string constraint) {
+    return std::make_exception_ptr(Error(original, std::move(state), code, std::move(constraint)));
+}
+
+}  // namespace
+
+std::exception_ptr classify_error(const std::exception_ptr& error, bool connection_broken) {
+    try {
+        std::rethrow_exception(error);
+    } catch (const database_error&) {
+        return error;  // classified already
+    } catch (const soci::postgresql_soci_error& e) {
+        const std::string state = e.sqlstate();
+        const std::string message = e.get_error_message();
+        auto constraint = postgresql_constraint(state, message);
+        if (state == "23505")
+            return make<unique_violation>(e, state, 0, std::move(constraint));
+        if (state == "23503")
+            return make<foreign_key_violation>(e, state, 0, std::move(constraint));
+        if (state == "23502")
+            return make<not_null_violation>(e, state, 0, std::move(constraint));
+        if (state == "23514")
+            return make<check_violation>(e, state, 0, std::move(constraint));
+        if (state.starts_with("23"))
+            return make<integrity_error>(e, state, 0, std::move(constraint));
+        if (state == "40001")
+            return make<serialization_failure>(e, state, 0, {});
+        if (state == "40P01")
+            return make<deadlock_detected>(e, state, 0, {});
+        if (state.starts_with("08") || connection_broken)
+            return make<connection_lost>(e, state, 0, {});
+    } catch (const soci::sqlite3_soci_error& e) {
+        const int code = e.result();
+        auto constraint = sqlite_constraint(e.get_error_message());
+        switch (code) {
+            case SQLITE_CONSTRAINT_UNIQUE:
+            case SQLITE_CONSTRAINT_PRIMARYKEY:
+                return make<unique_violation>(e, {}, code, std::move(constraint));
+            case SQLITE_CONSTRAINT_FOREIGNKEY:
+                return make<foreign_key_violation>(e, {}, code, std::move(constraint));
+            case SQLITE_CONSTRAINT_NOTNULL:
+                return make<not_null_violation>(e, {}, code, std::move(constraint));
+            case SQLITE_CONSTRAINT_CHECK:
+                return make<check_violation>(e, {}, code, std::move(constraint));
+            default:
+                break;
+        }
+        switch (code & 0xff) {  // the primary result code of an extended one
+            case SQLITE_CONSTRAINT:
+                return make<integrity_error>(e, {}, code, std::move(constraint));
+            case SQLITE_BUSY:
+            case SQLITE_LOCKED:
+                return make<database_busy>(e, {}, code, {});
+            default:
+                break;
+        }
+    } catch (...) {
+    }
+    return error;
 }
 
 void begin(soci::session& sql) {

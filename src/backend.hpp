@@ -16,6 +16,10 @@ namespace soci {
 class session;
 }
 
+namespace spdlog {
+class logger;
+}
+
 namespace asio_soci::detail {
 
 /// Settings derived from a URL once, at factory creation (so bad values fail early).
@@ -52,8 +56,9 @@ public:
     native_connection& operator=(const native_connection&) = delete;
 
     /// Opens `sql` and applies the settings (SQLite busy timeout and journal mode).
-    /// Blocks: call on a worker.
-    void open(soci::session& sql, const connect_settings& settings);
+    /// PostgreSQL's notices (NOTICE, WARNING...) go to `notices`, one line each, instead
+    /// of libpq's stderr; it must outlive the connection. Blocks: call on a worker.
+    void open(soci::session& sql, const connect_settings& settings, spdlog::logger& notices);
     /// Forgets the handle; call before the soci::session is destroyed.
     void close() noexcept;
 
@@ -63,6 +68,11 @@ public:
     /// to read, most often because the server has closed it; ping() tells for sure.
     /// Only while nobody else uses the connection.
     bool looks_alive() noexcept;
+    /// Rolls back the open transaction (blocks: call on a worker); true when it had
+    /// written something: SQLite, a write transaction; PostgreSQL, a transaction id was
+    /// assigned (asked in the rollback's round trip), or a statement of it had failed.
+    /// Throws when the rollback fails.
+    bool rollback(soci::session& sql);
     /// SQLite: resets the statements left unfinished (a kept statement whose rows were
     /// not all fetched), which would otherwise hold a read transaction open, so that the
     /// next user of the connection would read an old snapshot. No I/O; returns how many.

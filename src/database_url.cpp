@@ -654,11 +654,23 @@ std::string database_url::soci_connect_string() const {
 }
 
 std::string database_url::redact(std::string text) const {
-    if (!password_ || password_->empty())
-        return text;
-    if (password_raw_ != *password_)
-        replace_all(text, password_raw_, kMask);
-    replace_all(text, *password_, kMask);
+    // The secrets: the password, and the values of secret query parameters.
+    std::vector<std::pair<std::string, std::string>> secrets;  // (as written, decoded)
+    if (password_ && !password_->empty())
+        secrets.emplace_back(password_raw_, *password_);
+    for (const auto& [key, value] : query_)
+        if (is_secret_key(key) && !value.empty())
+            secrets.emplace_back(percent_encode(value, "!$'()*+,;:@/?"), value);
+    // Only where a driver quotes the settings: the URL's user info, and key=value forms
+    // of the connect string; never a word of free text that happens to match.
+    for (const auto& [raw, decoded] : secrets) {
+        for (const auto& value : {raw, decoded}) {
+            replace_all(text, concat(":", value, "@"), concat(":", kMask, "@"));
+            for (const auto& form : {single_quote(value), value})
+                for (std::string_view key : {"password=", "pass="})
+                    replace_all(text, concat(key, form), concat(key, kMask));
+        }
+    }
     return text;
 }
 

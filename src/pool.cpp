@@ -1,5 +1,7 @@
 #include "pool.hpp"
 
+#include "logging.hpp"
+
 #include <asio_soci/detail/operations.hpp>
 #include <asio_soci/errors.hpp>
 
@@ -11,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -157,7 +160,7 @@ pool::pool(database_url url, pool_options options)
     : url_(std::move(url)),
       options_(validated(std::move(options))),
       settings_(make_connect_settings(url_, options_.acquire_timeout)),
-      logger_(options_.logger ? options_.logger : spdlog::default_logger()),
+      logger_(logger_or_default(options_.logger)),
       recyclable_(!url_.is_sqlite_memory()),
       workers_(options_.worker_threads ? options_.worker_threads : options_.pool_size),
       timer_(service_),
@@ -236,9 +239,9 @@ void pool::acquire(acquire_waiter& w) {
     if (queued) {  // `w` may be served by now: only the values taken under the lock
         if (log_exhaustion)
             logger_->info(
-                "asio_soci: pool exhausted: all {} connections to {} in use, {} acquisition(s) "
-                "waiting (logged at most every {} s)",
-                slots_.size(), url_.to_string(), waiting + 1,
+                "asio_soci: pool exhausted: {}, {} acquisition(s) waiting (logged at most every "
+                "{} s)",
+                slots_in_use(), waiting + 1,
                 std::chrono::duration_cast<std::chrono::seconds>(exhaustion_log_interval).count());
         return;
     }
@@ -250,11 +253,10 @@ void pool::acquire(acquire_waiter& w) {
     rejected_total_.fetch_add(1, std::memory_order_relaxed);
     logger_->debug("asio_soci: pool exhausted: refused an acquisition, {} already waiting",
                    waiting);
-    w.failed(std::make_exception_ptr(
-        pool_timeout("pool exhausted: all " + std::to_string(slots_.size()) + " connections to " +
-                     url_.to_string() + " in use and " + std::to_string(waiting) +
-                     " acquisitions waiting already (max_waiting " +
-                     std::to_string(options_.max_waiting) + ")")));
+    w.failed(std::make_exception_ptr(pool_timeout("pool exhausted: " + slots_in_use() + " and " +
+                                                  std::to_string(waiting) +
+                                                  " acquisitions waiting already (max_waiting " +
+                                                  std::to_string(options_.max_waiting) + ")")));
 }
 
 void pool::cancel_acquire(acquire_waiter& w) noexcept {
@@ -393,12 +395,32 @@ bool pool::requeue(acquire_waiter& w, connection_slot& slot) noexcept {
         std::lock_guard lock{connect_mutex_};
         retry_at = next_connect_attempt_;
     }
-    std::lock_guard lock{mutex_};
-    if (!transition(core_access::state(w), waiter_state::assigned, waiter_state::queued))
-        return false;  // cancelled meanwhile: fail it
-    waiters_.push_front(w);
-    idle_closed_.push_back(&slot);
-    arm_timer_locked();
+    connection_slot* open_slot = nullptr;
+    {
+        std::lock_guard lock{mutex_};
+        auto& state = core_access::state(w);
+        if (!idle_open_.empty()) {
+            // A connection came free while this one failed to open: it is the waiter's
+            // (a cancellation from now on is handled as for any assigned waiter).
+            if (state.load(std::memory_order_acquire) != waiter_state::assigned)
+                return false;  // cancelled meanwhile: fail it
+            open_slot = idle_open_.back();
+            idle_open_.pop_back();
+        } else {
+            if (!transition(state, waiter_state::assigned, waiter_state::queued))
+                return false;
+            waiters_.push_front(w);
+            arm_timer_locked();
+            arm_retry_locked(retry_at);
+        }
+        idle_closed_.push_back(&slot);
+    }
+    if (open_slot)
+        hand_over(*open_slot, w);
+    return true;
+}
+
+void pool::arm_retry_locked(clock::time_point retry_at) {
     if (!retry_armed_) {
         retry_armed_ = true;
         retry_timer_.expires_at(retry_at);
@@ -407,7 +429,6 @@ bool pool::requeue(acquire_waiter& w, connection_slot& slot) noexcept {
                 retry_connect();
         });
     }
-    return true;
 }
 
 void pool::retry_connect() {
@@ -416,28 +437,41 @@ void pool::retry_connect() {
     {
         std::lock_guard lock{mutex_};
         retry_armed_ = false;
-        if (!waiters_.head || idle_closed_.empty())
+        if (!waiters_.head || (idle_closed_.empty() && idle_open_.empty()))
             return;  // served meanwhile by a connection that came free
         next = waiters_.head;
         waiters_.remove(*next);
         core_access::state(*next).store(waiter_state::assigned, std::memory_order_relaxed);
-        slot = idle_closed_.back();
-        idle_closed_.pop_back();
-        slot->connect_retry = true;
+        auto& stack = idle_open_.empty() ? idle_closed_ : idle_open_;  // an open one first
+        slot = stack.back();
+        stack.pop_back();
+        slot->connect_retry = !slot->sql;
     }
-    hand_over(*slot, *next);  // one attempt, on behalf of the first waiter
+    hand_over(*slot, *next);  // on behalf of the first waiter: one attempt, if it must connect
 }
+
+namespace {
+
+// The file a SQLite URL names, as the process resolves it (a relative path is taken from
+// the working directory), for messages.
+std::string absolute_sqlite_path(const database_url& url) {
+    std::error_code ec;
+    auto path = std::filesystem::absolute(url.database(), ec);
+    return ec ? url.database() : path.lexically_normal().string();
+}
+
+}  // namespace
 
 void pool::open(connection_slot& slot) {
     auto sql = std::make_unique<soci::session>();
     try {
-        slot.native.open(*sql, settings_);
+        slot.native.open(*sql, settings_, *logger_);
     } catch (const std::exception& e) {
         slot.native.close();
         connect_failures_total_.fetch_add(1, std::memory_order_relaxed);
-        std::string reason = url_.redact(e.what());
-        while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' '))
-            reason.pop_back();
+        std::string reason = log_message(std::runtime_error(url_.redact(e.what())), true);
+        if (url_.backend() == backend::sqlite3 && !url_.is_sqlite_memory())
+            reason += " (file " + absolute_sqlite_path(url_) + ")";
         {
             std::lock_guard lock{connect_mutex_};
             connect_backoff_ =
@@ -516,7 +550,13 @@ void pool::reset(connection_slot& slot) noexcept {
             case transaction_state::failed:
             case transaction_state::unknown:
                 try {
-                    slot.sql->rollback();
+                    if (slot.native.rollback(*slot.sql)) {
+                        uncommitted_rollbacks_total_.fetch_add(1, std::memory_order_relaxed);
+                        logger_->debug(
+                            "asio_soci: a session went back to the pool of {} with uncommitted "
+                            "changes; rolled back (commit with async_commit())",
+                            url_.to_string());
+                    }
                     if (slot.native.transaction_status() != transaction_state::idle)
                         close(slot, "still in a transaction after rollback");
                 } catch (...) {
@@ -600,6 +640,8 @@ void pool::run(connection_slot& slot, offload_base& op) noexcept {
             else if (!op.autobegin_ || begin_if_idle(slot, op))
                 op.execute(sql);
         }
+        if (op.error_)
+            classify(slot, op);
         const auto elapsed = clock::now() - start;
         call_duration_.add(elapsed);
         const auto threshold = options_.slow_call_threshold;
@@ -620,6 +662,14 @@ void pool::run(connection_slot& slot, offload_base& op) noexcept {
     if (one_shot)  // back in the pool before the caller resumes
         release(slot);
     op.complete(aborted);  // the completion owns the operation from here on
+}
+
+void pool::classify(connection_slot& slot, offload_base& op) noexcept {
+    try {
+        op.error_ = classify_error(op.error_,
+                                   slot.native.transaction_status() == transaction_state::broken);
+    } catch (...) {  // out of memory: the driver's error as it was
+    }
 }
 
 bool pool::begin_if_idle(connection_slot& slot, offload_base& op) noexcept {
@@ -761,8 +811,18 @@ std::exception_ptr pool::make_timeout_error(std::size_t waiting) const {
     return std::make_exception_ptr(
         pool_timeout("pool exhausted: no connection to " + url_.to_string() +
                      " became free within " + std::to_string(options_.acquire_timeout.count()) +
-                     " ms (all " + std::to_string(slots_.size()) + " connections in use, " +
-                     std::to_string(waiting) + " more waiting)"));
+                     " ms (" + slots_in_use() + ", " + std::to_string(waiting) + " more waiting)"));
+}
+
+std::string pool::slots_in_use() const {
+    const auto size = slots_.size();
+    const auto open = std::min(open_count_.load(std::memory_order_relaxed), size);
+    const auto all = "all " + std::to_string(size);
+    if (open == size)
+        return all + " connections to " + url_.to_string() + " in use";
+    // Slots taken by acquisitions whose connection is still being opened (or failed to).
+    return all + " connection slots for " + url_.to_string() + " taken (" + std::to_string(open) +
+           " connection(s) open, the others being opened)";
 }
 
 bool pool::idle() const noexcept {
@@ -786,6 +846,7 @@ pool_stats pool::stats() const {
     s.connects_total = connects_total_.load(std::memory_order_relaxed);
     s.connect_failures_total = connect_failures_total_.load(std::memory_order_relaxed);
     s.discarded_total = discarded_total_.load(std::memory_order_relaxed);
+    s.uncommitted_rollbacks_total = uncommitted_rollbacks_total_.load(std::memory_order_relaxed);
     s.retries_total = retries_total_.load(std::memory_order_relaxed);
     s.acquire_wait = acquire_wait_.snapshot();
     s.call_duration = call_duration_.snapshot();

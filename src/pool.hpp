@@ -128,6 +128,8 @@ private:
     // Autobegin: begins a transaction when none is open; false (the error in op) if
     // that failed.
     bool begin_if_idle(connection_slot& slot, offload_base& op) noexcept;
+    // The driver's error in op as the database_error type it means, if it is one.
+    void classify(connection_slot& slot, offload_base& op) noexcept;
     void reset(connection_slot& slot) noexcept;
     void end_unfinished_statements(connection_slot& slot) noexcept;
     void open(connection_slot& slot);
@@ -137,11 +139,16 @@ private:
     // and schedules the next attempt; false if it was cancelled meanwhile.
     bool requeue(acquire_waiter& w, connection_slot& slot) noexcept;
     void retry_connect();
+    // Schedules retry_connect() at `retry_at` unless it is scheduled already.
+    void arm_retry_locked(clock::time_point retry_at);
     void close(connection_slot& slot, const char* why) noexcept;
     void deliver(acquire_waiter& w, connection_slot& slot) noexcept;
     void arm_timer_locked();
     void on_timer();
     std::exception_ptr make_timeout_error(std::size_t waiting) const;
+    // "all N connections to URL in use", or what is true while some are still being
+    // opened.
+    std::string slots_in_use() const;
 
     const database_url url_;
     const pool_options options_;
@@ -182,6 +189,7 @@ private:
     std::atomic<std::uint64_t> connects_total_{0};
     std::atomic<std::uint64_t> connect_failures_total_{0};
     std::atomic<std::uint64_t> discarded_total_{0};
+    std::atomic<std::uint64_t> uncommitted_rollbacks_total_{0};
     std::atomic<std::uint64_t> retries_total_{0};
     duration_counter acquire_wait_;
     duration_counter call_duration_;

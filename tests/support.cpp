@@ -1,5 +1,7 @@
 #include "support.hpp"
 
+#include <spdlog/sinks/base_sink.h>
+
 #include <asio/error.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/system_error.hpp>
@@ -134,6 +136,39 @@ bool next_acquisition_sees(asio::io_context& io, const asio_soci::session_factor
     unblock();
     io.run();
     return seen.get();
+}
+
+namespace {
+
+class first_match_sink final : public spdlog::sinks::base_sink<std::mutex> {
+public:
+    explicit first_match_sink(std::string text) : text_(std::move(text)) {}
+    std::shared_future<void> seen() const { return seen_; }
+
+protected:
+    void sink_it_(const spdlog::details::log_msg& message) override {
+        const std::string_view payload{message.payload.data(), message.payload.size()};
+        if (!matched_ && payload.find(text_) != std::string_view::npos) {
+            matched_ = true;
+            match_.set_value();
+        }
+    }
+    void flush_() override {}
+
+private:
+    const std::string text_;
+    std::promise<void> match_;
+    std::shared_future<void> seen_{match_.get_future()};
+    bool matched_ = false;  // guarded by base_sink's mutex
+};
+
+}  // namespace
+
+log_watch::log_watch(std::string text) {
+    auto sink = std::make_shared<first_match_sink>(std::move(text));
+    seen = sink->seen();
+    logger = std::make_shared<spdlog::logger>("watched", std::move(sink));
+    logger->set_level(spdlog::level::debug);
 }
 
 }  // namespace test

@@ -7,6 +7,8 @@
 #include <asio/io_context.hpp>
 #include <asio/use_future.hpp>
 
+#include <spdlog/logger.h>
+
 #include <atomic>
 #include <functional>
 #include <future>
@@ -48,6 +50,15 @@ private:
     std::string url_;
     std::string file_;    // SQLite
     std::string schema_;  // PostgreSQL
+};
+
+/// A logger for a pool or migrator under test, and a future that becomes ready the first
+/// time a message containing `text` is logged through it: a way to wait for an event
+/// that the library only logs (a retry, a wait).
+struct log_watch {
+    explicit log_watch(std::string text);
+    std::shared_ptr<spdlog::logger> logger;
+    std::shared_future<void> seen;
 };
 
 /// The name of the backend under test, for skip messages and section names.

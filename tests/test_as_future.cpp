@@ -2,6 +2,7 @@
 
 #include <asio/bind_executor.hpp>
 #include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/deferred.hpp>
 #include <asio/use_future.hpp>
 
@@ -10,6 +11,7 @@
 #include <future>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -260,4 +262,75 @@ TEST_CASE(
     CHECK_THROWS_AS(
         test::run(io, [&]() -> asio::awaitable<void> { co_await empty.async_acquire(); }()),
         std::logic_error);
+}
+
+// GCC 12 (Debian 12's compiler; PRs 99576, 100611, 101367, 101976, fixed in GCC 13)
+// destroys the captures of a closure (or the members of an aggregate) built as a
+// temporary inside a co_await expression twice. These are the forms the README shows;
+// the ASan build of this test proves them safe on that compiler.
+TEST_CASE("as_future: the forms the README shows are safe on GCC 12", "[db]") {
+    test::database db;
+    const auto table = db.create_table("forms");
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 2});
+    asio::io_context io;
+    const std::string insert = "insert into " + table + " (id, name) values (:id, :name)";
+    auto names = test::run(io, [&]() -> asio::awaitable<std::vector<std::string>> {
+        asio_soci::session s = co_await factory.async_acquire();
+        std::string name = "a name long enough to live on the heap, not in the string";
+        // Values as arguments after the function: the function needs no captures.
+        co_await asio_soci::as_future(
+            s,
+            [](soci::session& sql, const std::string& statement, std::string value) {
+                const int id = 1;
+                sql << statement, soci::use(id, "id"), soci::use(value, "name");
+            },
+            insert, name + " 1");
+        // Capture by reference: the call ends before the coroutine goes on.
+        co_await asio_soci::as_future(s, [&](soci::session& sql) {
+            const int id = 2;
+            sql << insert, soci::use(id, "id"), soci::use(name, "name");
+        });
+        // A named lambda with value captures.
+        auto third = [insert, name](soci::session& sql) {
+            // Bound values must outlive the statement, which runs at the end of the full
+            // expression: no temporaries in soci::use().
+            const int id = 3;
+            const std::string value = name + " 3";
+            sql << insert, soci::use(id, "id"), soci::use(value, "name");
+        };
+        co_await asio_soci::as_future(s, third);
+        co_await s.async_commit();
+        // The one-shot form, with a policy, arguments and an explicit token.
+        auto outcome = co_await asio_soci::as_future(
+            factory,
+            [](soci::session& sql, std::string table_name, int id, std::string value) {
+                sql << "insert into " + table_name + " (id, name) values (:id, :name)",
+                    soci::use(id), soci::use(value);
+                int n = 0;
+                sql << "select count(*) from " + table_name, soci::into(n);
+                return n;
+            },
+            asio_soci::retry_policy{.max_attempts = 2}, table, 4, name + " 4",
+            asio::experimental::as_tuple(asio::use_awaitable));
+        CHECK_FALSE(std::get<0>(outcome));
+        CHECK(std::get<1>(outcome) == 4);
+        co_return co_await asio_soci::as_future(s, [&](soci::session& sql) {
+            std::vector<std::string> all(10);
+            sql << "select name from " + table + " order by id", soci::into(all);
+            return all;
+        });
+    }());
+    REQUIRE(names.size() == 4);
+    CHECK(names[0] == "a name long enough to live on the heap, not in the string 1");
+    CHECK(names[3] == "a name long enough to live on the heap, not in the string 4");
+    // Arguments with use_future, from a thread that runs no io_context.
+    auto counted = asio_soci::as_future(
+        factory,
+        [](soci::session& sql, const std::string& table_name) {
+            int n = 0;
+            sql << "select count(*) from " + table_name, soci::into(n);
+            return n;
+        },
+        table, asio::use_future);
+    CHECK(counted.get() == 4);
 }

@@ -504,20 +504,32 @@ TEST_CASE("url: to_string masks the password and re-encodes", "[url]") {
     }
 }
 
-TEST_CASE("url: redact", "[url]") {
+TEST_CASE("url: redact masks the password where settings are quoted, never free text", "[url]") {
     const auto url = database_url::parse("postgresql://bob:p%40ss%2Fword@h/db");
     REQUIRE(url.password() == std::optional<std::string>("p@ss/word"));
-    CHECK(url.redact("FATAL: password p@ss/word rejected") == "FATAL: password *** rejected");
-    CHECK(url.redact("url had p%40ss%2Fword and p@ss/word twice p@ss/word") ==
-          "url had *** and *** twice ***");
+    CHECK(url.redact("bad conninfo: host='h' password='p@ss/word' dbname='db'") ==
+          "bad conninfo: host='h' password=*** dbname='db'");
+    CHECK(url.redact("postgresql://bob:p%40ss%2Fword@h/db and bob:p@ss/word@h") ==
+          "postgresql://bob:***@h/db and bob:***@h");
+    CHECK(url.redact("password=p@ss/word pass=p%40ss%2Fword") == "password=*** pass=***");
     CHECK(url.redact("nothing here") == "nothing here");
     CHECK(url.redact("") == "");
 
-    const auto plain = database_url::parse("mysql://u:hunter2@h/d");
-    CHECK(plain.redact("hunter2hunter2") == "******");
+    // A password that is an English word, or the user name, masks nothing else.
+    const auto word = database_url::parse("postgresql://failed:failed@h/db");
+    CHECK(word.redact("FATAL: password authentication failed for user \"failed\"") ==
+          "FATAL: password authentication failed for user \"failed\"");
+    CHECK(word.redact("options: user='failed' password='failed'") ==
+          "options: user='failed' password=***");
 
-    const auto star = database_url::parse("mysql://u:*@h/d");
-    CHECK(star.redact("a*b") == "a***b");
+    // Quoting as the connect string does: ' and \ escaped.
+    const auto quoted = database_url::parse("postgresql://u:it%27s@h/db");
+    CHECK(quoted.redact("password='it\\'s'") == "password=***");
+
+    // A secret query parameter (libpq's sslpassword) is as secret as the password.
+    const auto query = database_url::parse("postgresql://u@h/db?sslpassword=hunter2&sslmode=off");
+    CHECK(query.redact("sslpassword='hunter2' sslmode='off' hunter2") ==
+          "sslpassword=*** sslmode='off' hunter2");
 
     CHECK(database_url::parse("postgresql://u@h/db").redact("u h db") == "u h db");
     CHECK(database_url::parse("postgresql://u:@h/db").redact("u h db") == "u h db");

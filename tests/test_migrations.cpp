@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <map>
 #include <sstream>
 
@@ -424,6 +425,22 @@ TEST_CASE("migrations: a changed or missing applied migration is refused until r
     CHECK(changed.repair().checksums_updated == std::vector<std::string>{"0001"});
     CHECK_NOTHROW(changed.verify());
 
+    // Every problem is named at once: two changed files.
+    const auto first_up = "CREATE TABLE something_else (id integer);\n";
+    const auto second_up = "CREATE TABLE " + fx.posts +
+                           " (id integer PRIMARY KEY, title "
+                           "varchar(50));\nINSERT INTO " +
+                           fx.runs + " VALUES ('0002', 'up');\n";
+    fx.dir.write("0001_create_users.up.sql", "CREATE TABLE changed_again (id integer);\n");
+    fx.dir.write("0002_create_posts.up.sql", "CREATE TABLE changed (id integer);\n");
+    CHECK_THAT(message_of([&] {
+                   asio_soci::migrator{factory, fx.dir.load(), fx.options()}.upgrade();
+               }),
+               Contains("0001_create_users.up.sql changed after it was applied") &&
+                   Contains("; 0002_create_posts.up.sql changed after it was applied"));
+    fx.dir.write("0001_create_users.up.sql", first_up);
+    fx.dir.write("0002_create_posts.up.sql", second_up);
+
     // An applied revision with no file (0002 removed, 0003 renumbered away).
     fx.dir.remove("0003_seed_users.up.sql");
     fx.dir.remove("0003_seed_users.down.sql");
@@ -472,6 +489,29 @@ TEST_CASE("migrations: stamp records revisions without running them; gaps are re
     no_down.stamp("0001");
     no_down.downgrade("base");
     db.execute("drop table if exists " + fx.posts);
+}
+
+TEST_CASE("migrations: with wait_for_database, start-up waits for a database that comes up",
+          "[migrations]") {
+    migration_dir dir;
+    dir.write("0001_a.up.sql", "create table waited (id integer);");
+    // A database file in a directory that does not exist yet: it cannot be opened.
+    const auto parent = std::filesystem::path(dir.path().string() + "_database");
+    test::log_watch waiting{"waiting for the database"};
+    auto factory = asio_soci::make_session_factory("sqlite:///" + (parent / "app.db").string(),
+                                                   {.pool_size = 1, .logger = waiting.logger});
+    CHECK_THROWS_AS(asio_soci::upgrade_to_head(factory, dir.load()), asio_soci::connection_error);
+    auto upgraded = std::async(std::launch::async, [&] {
+        return asio_soci::upgrade_to_head(factory, dir.load(),
+                                          {.wait_for_database = std::chrono::seconds{60}});
+    });
+    waiting.seen.wait();  // it failed and is waiting to try again
+    std::filesystem::create_directories(parent);
+    CHECK(upgraded.get() == std::vector<std::string>{"0001"});
+    std::filesystem::remove_all(parent);
+    CHECK_THROWS_AS(asio_soci::migrator(factory, dir.load(),
+                                        {.wait_for_database = std::chrono::milliseconds{-1}}),
+                    std::invalid_argument);
 }
 
 TEST_CASE("migrations: the awaitable forms run on the factory's workers", "[db][migrations]") {
@@ -596,7 +636,9 @@ TEST_CASE("migrations: asio-soci-migrate end to end, with its exit codes",
 
     // Usage errors: 2.
     CHECK(migrate_cli(fx.dir, base_args + " downgrade").code == 2);
-    CHECK(migrate_cli(fx.dir, base_args + " frobnicate").code == 2);
+    r = migrate_cli(fx.dir, base_args + " frobnicate");
+    CHECK(r.code == 2);
+    CHECK_THAT(r.err, Contains("unknown command \"frobnicate\""));
     r = migrate_cli(fx.dir, "--dir '" + fx.dir.path().string() + "' current",
                     "ASIO_SOCI_DATABASE_URL=");
     CHECK(r.code == 2);
@@ -613,6 +655,11 @@ TEST_CASE("migrations: asio-soci-migrate end to end, with its exit codes",
     CHECK(r.code == 0);
     CHECK(std::filesystem::exists(fx.dir.path() / "0004_add_email.up.sql"));
     CHECK(std::filesystem::exists(fx.dir.path() / "0004_add_email.down.sql"));
+    // In a directory it cannot read as migrations: an error, and no "created" line.
+    fx.dir.write("0009_gap.up.sql", "SELECT 1;");
+    r = migrate_cli(fx.dir, "--dir '" + fx.dir.path().string() + "' new after_gap");
+    CHECK(r.code == 3);
+    CHECK(r.out.empty());
 }
 
 TEST_CASE("migrations: asio-soci-migrate reports a database it cannot reach with exit code 4",

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -664,4 +665,89 @@ TEST_CASE("pool: a PostgreSQL server that never answers fails an acquisition in 
     // libpq's connect_timeout follows acquire_timeout.
     CHECK_THROWS_AS(acquired.get(), asio_soci::connection_error);
     CHECK(std::chrono::steady_clock::now() - start < 20s);
+}
+
+TEST_CASE("pool: exhaustion is reported as it is while connections are still being opened",
+          "[db]") {
+    test::database db;
+    std::ostringstream output;
+    auto logger = std::make_shared<spdlog::logger>(
+        "pool", std::make_shared<spdlog::sinks::ostream_sink_mt>(output));
+    std::promise<void> open_gate;
+    std::shared_future<void> opened{open_gate.get_future()};
+    auto factory = asio_soci::make_session_factory(
+        db.url(), {.pool_size = 2,
+                   .on_connect = [opened](soci::session&) { opened.wait(); },
+                   .logger = logger});
+    // Both slots are taken by acquisitions whose connections are being opened (held in
+    // on_connect); the third waits.
+    auto first = factory.async_acquire(asio::use_future);
+    auto second = factory.async_acquire(asio::use_future);
+    auto third = factory.async_acquire(asio::use_future);
+    const std::string logged = output.str();
+    CHECK_THAT(logged, Catch::Contains("pool exhausted: all 2 connection slots for ") &&
+                           Catch::Contains(" taken (0 connection(s) open, the others being "
+                                           "opened), 1 acquisition(s) waiting"));
+    CHECK_THAT(logged, !Catch::Contains("connections in use"));
+    open_gate.set_value();
+    std::optional<asio_soci::session> one{first.get()};
+    auto two = second.get();
+    CHECK((*one && two));
+    one.reset();  // gives a connection back: the third acquisition gets it
+    CHECK(third.get());
+}
+
+TEST_CASE("pool: a session given back with uncommitted writes is rolled back and counted", "[db]") {
+    test::database db;
+    const auto table = db.create_table("uncommitted");
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+    asio::io_context io;
+    auto insert = [&](soci::session& sql) {
+        sql << "insert into " + table + " (id, name) values (1, 'never committed')";
+    };
+    auto count = [&](soci::session& sql) {
+        int n = 0;
+        sql << "select count(*) from " + table, soci::into(n);
+        return n;
+    };
+    int seen = -1;
+    test::run(io, [&]() -> asio::awaitable<void> {
+        {
+            auto s = co_await factory.async_acquire();
+            co_await asio_soci::as_future(s, insert);
+        }  // given back without a commit
+        {
+            auto s = co_await factory.async_acquire();  // the one connection, rolled back
+            seen = co_await asio_soci::as_future(s, count);
+        }                                  // a transaction that only read
+        co_await factory.async_acquire();  // after that one's rollback too
+    }());
+    CHECK(seen == 0);
+    CHECK(db.scalar("select count(*) from " + table) == 0);
+    CHECK(factory.stats().uncommitted_rollbacks_total == 1);
+}
+
+TEST_CASE("pool: PostgreSQL's notices go to the factory's logger, one line each",
+          "[db][postgresql]") {
+    test::database db;
+    test::log_watch warned{"asio_soci: PostgreSQL WARNING: careful: two lines"};
+    auto factory =
+        asio_soci::make_session_factory(db.url(), {.pool_size = 1, .logger = warned.logger});
+    asio::io_context io;
+    test::run(io, asio_soci::as_future(factory, [](soci::session& sql) {
+                  sql << "do $$ begin raise warning 'careful: %', E'two\\nlines'; end $$";
+              }));
+    // The receiver runs on the worker before the call completes.
+    CHECK(warned.seen.wait_for(std::chrono::seconds{0}) == std::future_status::ready);
+}
+
+TEST_CASE("pool: a SQLite file that cannot be opened is named with its resolved path") {
+    auto factory = asio_soci::make_session_factory("sqlite:///nonexistent-asio-soci-dir/app.db");
+    try {
+        factory.async_acquire(asio::use_future).get();
+        FAIL("opened a file in a directory that does not exist");
+    } catch (const asio_soci::connection_error& e) {
+        const auto resolved = std::filesystem::current_path() / "nonexistent-asio-soci-dir/app.db";
+        CHECK_THAT(e.what(), Catch::Contains("(file " + resolved.string() + ")"));
+    }
 }

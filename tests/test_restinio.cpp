@@ -79,8 +79,10 @@ void respond(const request_handle& req, restinio::http_status_line_t status, std
 
 }  // namespace
 
-TEST_CASE("restinio: errors become 500 without details, and the transaction is rolled back",
-          "[db][examples]") {
+TEST_CASE(
+    "restinio: errors become 500 without details (503 when the database is busy or down), "
+    "and the transaction is rolled back",
+    "[db][examples]") {
     test::database db;
     auto table = db.create_table("adapter");
     // One connection: every request below gets the one the failed request used.
@@ -114,6 +116,27 @@ TEST_CASE("restinio: errors become 500 without details, and the transaction is r
             });
             respond(req, restinio::status_ok(), std::to_string(n));
         }));
+    // A database that cannot be reached (a SQLite file in a directory that does not exist).
+    auto unreachable = asio_soci::make_session_factory("sqlite:///nonexistent-asio-soci-dir/app.db",
+                                                       {.pool_size = 1});
+    router->http_get(
+        "/unreachable",
+        asio_soci::restinio_handler(io.get_executor(), unreachable,
+                                    [](request_handle, asio_soci::request_scope& scope)
+                                        -> asio::awaitable<void> { co_await scope.session(); },
+                                    {.retry_after = std::chrono::seconds{7}, .logger = logger}));
+    router->http_post(
+        "/duplicate",
+        handler([&](request_handle, asio_soci::request_scope& scope) -> asio::awaitable<void> {
+            asio_soci::session& s = co_await scope.session();
+            co_await asio_soci::as_future(s, [&](soci::session& sql) {
+                const std::string name = "ann-private@example.org";
+                for (int i = 0; i < 2; ++i)  // the second insert breaks the unique constraint
+                    sql << "insert into " + table + " (id, name) values (" +
+                               std::to_string(10 + i) + ", :name)",
+                        soci::use(name);
+            });
+        }));
     router->http_get(
         "/silent", handler([](request_handle, asio_soci::request_scope&) -> asio::awaitable<void> {
             co_return;
@@ -144,13 +167,22 @@ TEST_CASE("restinio: errors become 500 without details, and the transaction is r
     // served the next request.
     CHECK(answer("GET", "/count") == "200 0");
     CHECK(db.scalar("select count(*) from " + table) == 0);
+    CHECK(answer("POST", "/duplicate") == "500 Internal Server Error\n");
     CHECK(answer("GET", "/silent") == "500 Internal Server Error\n");
+    const auto down = test::http(port, "GET", "/unreachable");
+    CHECK(down.status == 503);
+    CHECK(down.headers.at("retry-after") == "7");
+    CHECK(down.body == "Service Unavailable: the database cannot be reached, retry later\n");
     CHECK(answer("GET", "/answered-then-failed") == "200 fine");
     CHECK(answer("GET", "/items/42") == "200 item 42");
 
     server.stop();
     const std::string logged = log.str();
     CHECK_THAT(logged, Catch::Contains("POST /fail failed: insert into secret_table"));
+    // The failed statement is logged with its text, never with the values bound to it.
+    CHECK_THAT(logged, Catch::Contains("POST /duplicate failed: ") &&
+                           Catch::Contains("values (11, :name)") &&
+                           !Catch::Contains("ann-private"));
     CHECK_THAT(logged,
                Catch::Contains("GET /silent: the handler returned without sending a response"));
     CHECK_THAT(logged, Catch::Contains("GET /answered-then-failed failed: after the response"));

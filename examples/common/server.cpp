@@ -34,6 +34,11 @@ void add_server_options(CLI::App& app, server_options& options, std::string defa
                    "Requests that may wait for a connection at once; more get a 503 at once "
                    "(0: no limit)")
         ->capture_default_str();
+    app.add_option("--wait-for-database", options.wait_for_database_s,
+                   "Seconds to keep trying at start-up while the database cannot be reached "
+                   "(0: exit at once)")
+        ->check(CLI::Range(0L, 86400L))
+        ->capture_default_str();
 }
 
 asio_soci::pool_options pool_options(const server_options& options) {
@@ -62,9 +67,12 @@ asio_soci::migration_set migrations_for(asio_soci::backend dialect,
 }
 
 void upgrade_schema(const asio_soci::session_factory& factory,
-                    const asio_soci::migration_set& migrations, const std::string& version_table) {
-    const auto applied =
-        asio_soci::upgrade_to_head(factory, migrations, {.version_table = version_table});
+                    const asio_soci::migration_set& migrations, const server_options& options,
+                    const std::string& version_table) {
+    const auto applied = asio_soci::upgrade_to_head(
+        factory, migrations,
+        {.version_table = version_table,
+         .wait_for_database = std::chrono::seconds{options.wait_for_database_s}});
     if (applied.empty())
         spdlog::info("schema ({}) up to date at revision {}", version_table, migrations.head());
     else

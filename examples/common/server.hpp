@@ -28,10 +28,11 @@ struct server_options {
     std::size_t pool_size = 5;
     long acquire_timeout_ms = 30000;
     std::size_t max_waiting = 0;
+    long wait_for_database_s = 60;
 };
 
 /// Adds --database-url (defaulting to `default_url`), --address, --port, --pool-size,
-/// --acquire-timeout-ms and --max-waiting to `app`.
+/// --acquire-timeout-ms, --max-waiting and --wait-for-database to `app`.
 void add_server_options(CLI::App& app, server_options& options, std::string default_url);
 
 /// The pool options the command line asked for.
@@ -47,9 +48,10 @@ asio_soci::migration_set migrations_for(asio_soci::backend dialect,
                                         asio_soci::migration_set sqlite);
 
 /// Applies the pending `migrations` to the database of `factory` (version table
-/// `version_table`) and logs what it did. Blocks: call it before the io_context runs.
+/// `version_table`) and logs what it did, waiting up to --wait-for-database for a
+/// database that is not up yet. Blocks: call it before the io_context runs.
 void upgrade_schema(const asio_soci::session_factory& factory,
-                    const asio_soci::migration_set& migrations,
+                    const asio_soci::migration_set& migrations, const server_options& options,
                     const std::string& version_table = "asio_soci_migrations");
 
 /// Sends spdlog's default logger to stderr, so that stdout carries only the

@@ -63,13 +63,13 @@ int main(int argc, char** argv) {
                      binds.at("analytics").url().to_string());
         const auto& users = binds.at("default");
         const auto& analytics = binds.at("analytics");
-        example::upgrade_schema(users, example::users_migrations(users.url().backend()));
+        example::upgrade_schema(users, example::users_migrations(users.url().backend()), options);
         // A version table of its own, so that both sets can share one database.
         example::upgrade_schema(
             analytics,
             example::migrations_for(analytics.url().backend(), events_postgresql_migrations(),
                                     events_sqlite_migrations()),
-            "analytics_migrations");
+            options, "analytics_migrations");
 
         example::in_flight requests;
         auto coroutine = [&](auto handler) {

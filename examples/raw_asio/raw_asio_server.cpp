@@ -140,8 +140,8 @@ int main(int argc, char** argv) {
             asio_soci::make_session_factory(options.database_url, example::pool_options(options)),
             {}};
         spdlog::info("database {}", ctx.factory.url().to_string());
-        example::upgrade_schema(ctx.factory,
-                                example::users_migrations(ctx.factory.url().backend()));
+        example::upgrade_schema(ctx.factory, example::users_migrations(ctx.factory.url().backend()),
+                                options);
 
         tcp::acceptor acceptor{io, {asio::ip::make_address(options.address), options.port}};
         example::announce_listening("tcp", acceptor.local_endpoint());

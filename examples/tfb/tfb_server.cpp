@@ -327,7 +327,7 @@ int main(int argc, char** argv) {
         auto factory = asio_soci::make_session_factory(options.database_url, pool_options);
         spdlog::info("database {}", factory.url().to_string());
 
-        example::upgrade_schema(factory, example::tfb_migrations());
+        example::upgrade_schema(factory, example::tfb_migrations(), options);
         if (long long added =
                 asio_soci::as_future(factory, fill_world_if_empty, asio::use_future).get())
             spdlog::info("filled the world table: {} rows", added);

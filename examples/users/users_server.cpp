@@ -138,7 +138,8 @@ int main(int argc, char** argv) {
         // Blocking code (the seed's synchronous handler) runs here, never on `io`.
         asio::thread_pool blocking_workers{2};
 
-        example::upgrade_schema(factory, example::users_migrations(factory.url().backend()));
+        example::upgrade_schema(factory, example::users_migrations(factory.url().backend()),
+                                options);
 
         auto router = std::make_unique<example::router_t>();
         auto count = [&](request_handle req,

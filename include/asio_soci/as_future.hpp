@@ -12,6 +12,9 @@
 #include <asio/async_result.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <cstddef>
+#include <functional>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -52,6 +55,93 @@ auto initiate_session_call(session& s, Fn&& fn, CompletionToken&& token, session
     }
 }
 
+/// The one-shot form's initiation (see as_future(const session_factory&, ...)).
+template <class Fn, class CompletionToken>
+auto initiate_one_shot(const session_factory& factory, Fn&& fn, const retry_policy& retry,
+                       CompletionToken&& token) {
+    using traits = offload_traits<Fn>;
+    check_offload_function<Fn>();
+    if constexpr (traits::invocable) {
+        return asio::async_initiate<CompletionToken, typename traits::signature>(
+            [](auto handler, std::shared_ptr<pool> owner, typename traits::function function,
+               retry_policy retry) {
+                if (auto refusal = one_shot_refusal(owner.get(), retry)) {
+                    post_failure<typename traits::result>(std::move(handler), std::move(refusal));
+                    return;
+                }
+                using op = function_op<one_shot_base, decltype(handler), typename traits::function,
+                                       worker_executor>;
+                auto& target = *owner;
+                auto* started = op::create(std::move(handler), std::move(function),
+                                           executor_of(target), std::move(owner), true, retry);
+                acquire(target, *started);
+            },
+            token, access::pool_of(factory), typename traits::function(std::forward<Fn>(fn)),
+            retry);
+    }
+}
+
+/// `fn` with the arguments as_future() was given after it: copied into the operation, and
+/// passed to fn after the soci::session& as lvalues (a retried unit of work gets them
+/// again).
+template <class Fn, class... Args>
+struct function_with_arguments {
+    Fn fn;
+    std::tuple<Args...> arguments;
+
+    decltype(auto) operator()(
+        soci::session& sql) requires std::is_invocable_v<Fn&, soci::session&, Args&...> {
+        return std::apply(
+            [&](Args&... values) -> decltype(auto) { return std::invoke(fn, sql, values...); },
+            arguments);
+    }
+};
+
+/// Whether the last of as_future()'s trailing parameters is the completion token: it is,
+/// unless fn can take them all as its arguments after the soci::session&.
+template <class Fn, class... Rest>
+constexpr bool last_is_completion_token() {
+    if constexpr (sizeof...(Rest) == 0)
+        return false;
+    else
+        return !std::is_invocable_v<std::decay_t<Fn>&, soci::session&, std::decay_t<Rest>&...>;
+}
+
+template <class... Rest>
+constexpr bool first_is_retry_policy() {
+    if constexpr (sizeof...(Rest) == 0)
+        return false;
+    else
+        return std::is_same_v<std::decay_t<std::tuple_element_t<0, std::tuple<Rest...>>>,
+                              retry_policy>;
+}
+
+/// Calls `initiate(function, token)`: `fn` (with the arguments among `rest` bound, if
+/// any) and the completion token among `rest` (the last one, or use_awaitable).
+template <class Initiate, class Fn, class... Rest>
+auto with_arguments_and_token(Initiate&& initiate, Fn&& fn, Rest&&... rest) {
+    constexpr bool token_given = last_is_completion_token<Fn, Rest...>();
+    constexpr std::size_t argument_count = sizeof...(Rest) - (token_given ? 1 : 0);
+    auto trailing = std::forward_as_tuple(std::forward<Rest>(rest)...);
+    auto token = [&]() -> decltype(auto) {
+        if constexpr (token_given)
+            return std::get<argument_count>(std::move(trailing));
+        else
+            return asio::use_awaitable_t<>{};
+    };
+    if constexpr (argument_count == 0) {
+        return initiate(std::forward<Fn>(fn), token());
+    } else {
+        return [&]<std::size_t... I>(std::index_sequence<I...>) {
+            using bound = function_with_arguments<
+                std::decay_t<Fn>, std::decay_t<std::tuple_element_t<I, decltype(trailing)>>...>;
+            return initiate(bound{std::forward<Fn>(fn), {std::get<I>(std::move(trailing))...}},
+                            token());
+        }
+        (std::make_index_sequence<argument_count>{});
+    }
+}
+
 }  // namespace detail
 
 /// Runs `fn(soci::session&)` on the session's connection, on the session's strand on
@@ -80,17 +170,37 @@ auto initiate_session_call(session& s, Fn&& fn, CompletionToken&& token, session
 /// when it is launched, so the session object must live until then.
 /// Errors also include invalid_session, delivered to the handler, when the session is
 /// empty as the call starts.
-template <class Fn, class CompletionToken = asio::use_awaitable_t<>>
-auto as_future(session& s, Fn&& fn, CompletionToken&& token = {}) {
-    return detail::initiate_session_call(
-        s, std::forward<Fn>(fn), std::forward<CompletionToken>(token), detail::session_call::user);
+///
+/// Arguments: `as_future(s, fn, args..., token)` runs `fn(sql, args...)`. The arguments
+/// are copied into the operation (moved when given as rvalues), so that the function
+/// needs no captures: `as_future(s, [](soci::session& sql, std::string name) {...},
+/// name)`. The last parameter is the completion token unless fn can take it as an
+/// argument; without a token, use_awaitable.
+template <class Fn, class... ArgumentsAndToken>
+auto as_future(session& s, Fn&& fn, ArgumentsAndToken&&... rest) {
+    auto initiate = [&s](auto&& function, auto&& token) {
+        using token_type = std::decay_t<decltype(token)>;
+        constexpr bool policy_given = std::is_same_v<token_type, retry_policy>;
+        static_assert(!policy_given,
+                      "asio_soci::as_future: a retry_policy applies to the one-shot form "
+                      "as_future(factory, fn, policy) only; a session's calls belong to its "
+                      "transaction and cannot be rerun alone.");
+        if constexpr (!policy_given)
+            return detail::initiate_session_call(s, std::forward<decltype(function)>(function),
+                                                 std::forward<decltype(token)>(token),
+                                                 detail::session_call::user);
+    };
+    return detail::with_arguments_and_token(initiate, std::forward<Fn>(fn),
+                                            std::forward<ArgumentsAndToken>(rest)...);
 }
 
 /// The one-shot form (the seed's `with make_session() as session:` block, with all
 /// database work on the workers): acquires a connection, begins a transaction, runs
 /// `fn(soci::session&)`, commits on success or rolls back on exception, and gives the
-/// connection back. With a retry_policy, a transient failure reruns the whole unit of
-/// work (see retry_policy); without one, nothing is retried.
+/// connection back. With a retry_policy (`as_future(factory, fn, policy, ...)`), a
+/// transient failure reruns the whole unit of work (see retry_policy); without one,
+/// nothing is retried. Arguments after fn (and the policy) as for the session form:
+/// `as_future(factory, fn, [policy,] args..., [token])`.
 ///
 /// Completion signature, executor: as for as_future(session&, ...). Errors also
 /// include those of session_factory::async_acquire(), and std::invalid_argument for a
@@ -102,39 +212,21 @@ auto as_future(session& s, Fn&& fn, CompletionToken&& token = {}) {
 /// operation_aborted after fn has returned. Once the commit has started, cancellation
 /// is ignored and the real outcome is delivered, so "aborted" always means "nothing was
 /// committed".
-template <class Fn, class CompletionToken = asio::use_awaitable_t<>>
-auto as_future(const session_factory& factory, Fn&& fn, const retry_policy& retry,
-               CompletionToken&& token = {}) {
-    using traits = detail::offload_traits<Fn>;
-    detail::check_offload_function<Fn>();
-    if constexpr (traits::invocable) {
-        return asio::async_initiate<CompletionToken, typename traits::signature>(
-            [](auto handler, std::shared_ptr<detail::pool> owner,
-               typename traits::function function, retry_policy retry) {
-                if (auto refusal = detail::one_shot_refusal(owner.get(), retry)) {
-                    detail::post_failure<typename traits::result>(std::move(handler),
-                                                                  std::move(refusal));
-                    return;
-                }
-                using op = detail::function_op<detail::one_shot_base, decltype(handler),
-                                               typename traits::function, detail::worker_executor>;
-                auto& target = *owner;
-                auto* started =
-                    op::create(std::move(handler), std::move(function), detail::executor_of(target),
-                               std::move(owner), true, retry);
-                detail::acquire(target, *started);
-            },
-            token, detail::access::pool_of(factory),
-            typename traits::function(std::forward<Fn>(fn)), retry);
-    }
-}
-
-/// The one-shot form without retries.
-template <class Fn, class CompletionToken = asio::use_awaitable_t<>>
-requires(!std::is_same_v<std::decay_t<CompletionToken>, retry_policy>) auto as_future(
-    const session_factory& factory, Fn&& fn, CompletionToken&& token = {}) {
-    return as_future(factory, std::forward<Fn>(fn), retry_policy{.max_attempts = 1},
-                     std::forward<CompletionToken>(token));
+template <class Fn, class... PolicyArgumentsAndToken>
+auto as_future(const session_factory& factory, Fn&& fn, PolicyArgumentsAndToken&&... rest) {
+    auto with_policy = [&](const retry_policy& retry, auto&&... others) {
+        auto initiate = [&](auto&& function, auto&& token) {
+            return detail::initiate_one_shot(factory, std::forward<decltype(function)>(function),
+                                             retry, std::forward<decltype(token)>(token));
+        };
+        return detail::with_arguments_and_token(initiate, std::forward<Fn>(fn),
+                                                std::forward<decltype(others)>(others)...);
+    };
+    if constexpr (detail::first_is_retry_policy<PolicyArgumentsAndToken...>())
+        return with_policy(std::forward<PolicyArgumentsAndToken>(rest)...);
+    else
+        return with_policy(retry_policy{.max_attempts = 1},
+                           std::forward<PolicyArgumentsAndToken>(rest)...);
 }
 
 template <class CompletionToken>

@@ -13,4 +13,12 @@
 #include <asio_soci/session_factory.hpp>
 #include <asio_soci/stats.hpp>
 
+// What the README's snippets use besides the library: the io_context, co_spawn and the
+// usual completion tokens.
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/use_future.hpp>
+
 #include <soci/soci.h>

@@ -55,8 +55,11 @@ public:
     /// key=value form). Contains the password: never log it.
     std::string soci_connect_string() const;
 
-    /// Replaces every occurrence of the password in `text` with ***. Used on driver
-    /// messages before they reach an exception or a log line.
+    /// Masks the password (and secret query parameters) where a driver message may
+    /// quote the settings: in URL user info (`:secret@`) and in key=value settings
+    /// (`password=secret`, `password='secret'`). Other text is left alone, so that a
+    /// password that is also an English word or the user name masks nothing else.
+    /// Used on driver messages before they reach an exception or a log line.
     std::string redact(std::string text) const;
 
     friend bool operator==(const database_url&, const database_url&) = default;

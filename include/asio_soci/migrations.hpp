@@ -7,6 +7,7 @@
 
 #include <asio/awaitable.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <memory>
@@ -111,6 +112,11 @@ struct migration_options {
     /// The version table (revision, name, checksum, applied_at); created when missing.
     /// Letters, digits and '_', optionally schema-qualified ("app.schema_versions").
     std::string version_table = "asio_soci_migrations";
+    /// How long to keep trying while the database cannot be reached (connection_error),
+    /// with backoff from 250 ms doubling to 2 s, each retry logged at info level; for a
+    /// server started next to its database (systemd, compose), which must not exit
+    /// because the database is not up yet. Zero (the default): fail at once.
+    std::chrono::milliseconds wait_for_database{0};
 };
 
 /// A revision as history() reports it.
@@ -121,8 +127,8 @@ struct migration_status {
         changed,  ///< applied, but the up script changed since (checksum mismatch)
         missing,  ///< recorded in the version table, but no such migration exists
     };
-    std::string revision;
-    std::string name;
+    std::string revision;  ///< "0001": from the file, or as recorded when it is missing
+    std::string name;      ///< "create_users": from the file, or as recorded
     state status = state::pending;
     std::optional<std::string> applied_at;  ///< as the database prints it
 };
@@ -153,6 +159,13 @@ struct repair_result {
 /// applied migrations do not match the set: a changed applied file (checksum), an
 /// applied revision with no migration, or a pending revision below an applied one.
 /// repair() and stamp() are the explicit ways out.
+///
+/// Cancellation of the async_ forms (e.g. `co_await (m.async_upgrade() || timer)`):
+/// while waiting for a connection, any type; nothing runs and the awaitable throws
+/// asio::system_error(operation_aborted). Once the work has started on the connection
+/// it is not interrupted: it runs to its real outcome (each migration commits or rolls
+/// back as a whole), which is then delivered, so a migration is never left half
+/// applied and an "aborted" result always means that nothing ran.
 class migrator {
 public:
     migrator(session_factory factory, migration_set migrations, migration_options options = {});
@@ -208,13 +221,16 @@ std::string offline_upgrade_sql(const migration_set& migrations, backend dialect
                                 std::string_view to = head_revision,
                                 const migration_options& options = {});
 /// Offline mode: the SQL that downgrade() would run to go from `from` (the revision the
-/// database is assumed to be at; head by default) down to `to`.
+/// database is assumed to be at; head by default) down to `to`. Note the order: `to`
+/// comes first, as in migrator::downgrade(to), because it is required and `from` is
+/// not (offline_upgrade_sql's `from` and `to` both have defaults).
 std::string offline_downgrade_sql(const migration_set& migrations, backend dialect,
                                   std::string_view to, std::string_view from = head_revision,
                                   const migration_options& options = {});
 
 /// Start-up in one line: applies every pending migration.
 /// `co_await asio_soci::async_upgrade_to_head(factory, my_migrations());`
+/// Cancellation: as for migrator's async_ forms.
 asio::awaitable<std::vector<std::string>> async_upgrade_to_head(session_factory factory,
                                                                 migration_set migrations,
                                                                 migration_options options = {});

@@ -57,8 +57,9 @@ struct pool_options {
     /// and the connection is discarded.
     std::function<void(soci::session&)> on_connect{};
 
-    /// Where connects, disconnects, pool exhaustion and slow calls are logged; null
-    /// means spdlog's default logger.
+    /// Where connects, disconnects, pool exhaustion, slow calls and PostgreSQL's notices
+    /// are logged; null means the library's logger "asio_soci", on stderr (made on
+    /// first use, or taken from spdlog's registry when the application made one).
     std::shared_ptr<spdlog::logger> logger{};
 
     /// Sessions in autocommit mode: as_future(session, fn) runs fn without beginning a

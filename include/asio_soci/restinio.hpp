@@ -28,10 +28,13 @@ namespace asio_soci {
 /// Options of restinio_handler().
 struct restinio_options {
     /// The Retry-After header (in seconds) of the 503 sent when no session became free
-    /// within the pool's acquire_timeout.
+    /// within the pool's acquire_timeout, or the database could not be reached.
     std::chrono::seconds retry_after{1};
     /// Where failed requests are logged; null means spdlog's default logger.
     std::shared_ptr<spdlog::logger> logger{};
+    /// Log SOCI errors with the values bound to the statement and the driver's DETAIL
+    /// (row values): personal data, so off by default (see asio_soci::log_message).
+    bool log_sql_values = false;
     /// Called when a request's coroutine is spawned, and when it has ended and the
     /// request has been answered (e.g. to count requests in flight for a graceful
     /// shutdown). Optional; must not throw.
@@ -40,11 +43,12 @@ struct restinio_options {
 };
 
 /// Answers `req` unless a response was sent for it already: an asio_soci::pool_timeout
-/// becomes 503 Service Unavailable with Retry-After, anything else (or no `error`: a
-/// handler that forgot to answer) 500 Internal Server Error. The bodies are generic,
-/// never the exception's text (it may hold SQL); the error is logged (message only;
-/// the library masks passwords), a 503 at debug level only, since under overload there
-/// is one per request and the pool already warns once per batch of timeouts.
+/// (pool exhausted) or asio_soci::connection_error (database unreachable) becomes 503
+/// Service Unavailable with Retry-After, anything else (or no `error`: a handler that
+/// forgot to answer) 500 Internal Server Error. The bodies are generic, never the
+/// exception's text (it may hold SQL); the error is logged (message only; the library
+/// masks passwords), a 503 at debug level only, since there is one per request while
+/// it lasts and the pool already warns once per batch of timeouts or failed connects.
 /// restinio_handler() calls it when its coroutine ends;
 /// handlers of other styles (callbacks, blocking) can call it on their errors.
 template <class ExtraData>
@@ -59,16 +63,19 @@ void respond_if_unanswered(restinio::generic_request_t<ExtraData>& req, std::exc
     const std::string method = header.method().c_str();
     const std::string& target = header.request_target();
 
-    bool pool_exhausted = false;
+    const char* unavailable = nullptr;  // why a 503, if it is one
     try {
         if (error)
             std::rethrow_exception(error);
         log.error("{} {}: the handler returned without sending a response", method, target);
     } catch (const pool_timeout& e) {
-        pool_exhausted = true;
+        unavailable = "the database is busy";
+        log.debug("{} {}: {}", method, target, e.what());
+    } catch (const connection_error& e) {
+        unavailable = "the database cannot be reached";
         log.debug("{} {}: {}", method, target, e.what());
     } catch (const std::exception& e) {
-        log.error("{} {} failed: {}", method, target, e.what());
+        log.error("{} {} failed: {}", method, target, log_message(e, options.log_sql_values));
     } catch (...) {
         log.error("{} {} failed with an exception of unknown type", method, target);
     }
@@ -76,12 +83,12 @@ void respond_if_unanswered(restinio::generic_request_t<ExtraData>& req, std::exc
         return;  // the handler sent (or began) its response before it threw
 
     try {
-        if (pool_exhausted) {
+        if (unavailable) {
             req.create_response(restinio::status_service_unavailable())
                 .append_header(restinio::http_field::retry_after,
                                std::to_string(options.retry_after.count()))
                 .append_header(restinio::http_field::content_type, "text/plain; charset=utf-8")
-                .set_body("Service Unavailable: the database is busy, retry later\n")
+                .set_body(std::string("Service Unavailable: ") + unavailable + ", retry later\n")
                 .done();
         } else {
             req.create_response(restinio::status_internal_server_error())
@@ -182,8 +189,8 @@ private:
 /// The coroutine sends its response (create_response()...done()) before it returns.
 /// When it ends, the scope's sessions go back to their pools, rolled back when a
 /// transaction is still open: commit explicitly, nothing is committed after an error.
-/// Then, if no response was sent: an asio_soci::pool_timeout becomes 503 Service
-/// Unavailable with Retry-After; any other exception, or no response at all, becomes
+/// Then, if no response was sent: an asio_soci::pool_timeout or connection_error becomes
+/// 503 Service Unavailable with Retry-After; any other exception, or no response at all, becomes
 /// 500 Internal Server Error. The bodies are generic; the error is logged through
 /// spdlog (message only). A handler that sent a response and then threw gets no second
 /// response; the error is still logged.

@@ -34,6 +34,9 @@ struct pool_stats {
     std::uint64_t connect_failures_total = 0;  ///< connection attempts that failed
     std::uint64_t discarded_total = 0;         ///< connections closed as broken or expired
     std::uint64_t retries_total = 0;           ///< units of work rerun under a retry_policy
+    /// Sessions given back with uncommitted changes, which the pool rolled back (as
+    /// tornado-sqlalchemy would have committed them, each is also logged at debug level).
+    std::uint64_t uncommitted_rollbacks_total = 0;
 
     duration_summary acquire_wait;   ///< from async_acquire() to the lease
     duration_summary call_duration;  ///< user functions run on the workers

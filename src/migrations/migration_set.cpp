@@ -1,6 +1,8 @@
 // Migration files: names, loading, validation, checksums, new files.
 #include "migrations_internal.hpp"
 
+#include "../logging.hpp"
+
 #include <asio_soci/errors.hpp>
 
 #include <algorithm>
@@ -67,18 +69,7 @@ std::string version_table_ddl(backend dialect, std::string_view table) {
 }
 
 std::string one_line(std::string_view text, std::size_t limit) {
-    std::string result;
-    bool space = false;
-    for (char c : text) {
-        if (std::isspace(static_cast<unsigned char>(c))) {
-            space = !result.empty();
-            continue;
-        }
-        if (space)
-            result += ' ';
-        space = false;
-        result += c;
-    }
+    auto result = single_line(text);
     if (result.size() > limit)
         result = result.substr(0, limit) + "...";
     return result;

@@ -1,6 +1,8 @@
 // migrator: applies a migration_set on one pooled connection, on the factory's workers.
 #include "migrations_internal.hpp"
 
+#include "../logging.hpp"
+
 #include <asio_soci/as_future.hpp>
 #include <asio_soci/errors.hpp>
 
@@ -8,10 +10,15 @@
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>  // declares sqlite3's API in namespace sqlite_api
 #include <spdlog/spdlog.h>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_future.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
+#include <optional>
+#include <thread>
 #include <type_traits>
 #include <utility>
 
@@ -115,7 +122,7 @@ public:
           set_(set),
           table_(options.version_table),
           dialect_(dialect_of(sql)),
-          logger_(logger ? std::move(logger) : spdlog::default_logger()) {
+          logger_(detail::logger_or_default(logger)) {
         detail::check_table_name(table_);
     }
 
@@ -366,6 +373,7 @@ private:
     void refuse_mismatch(const std::vector<migration_status>& history) const {
         std::vector<std::string> problems;
         std::optional<std::string> first_pending;
+        bool gap_reported = false;
         for (const auto& status : history) {
             const auto* m = set_.find(status.revision);
             switch (status.status) {
@@ -377,7 +385,7 @@ private:
                     problems.push_back(m->file_name() +
                                        " changed after it was applied (checksum mismatch with " +
                                        table_ + "); restore the file, or run repair");
-                    break;
+                    [[fallthrough]];  // applied, too: it may sit above a pending revision
                 case migration_status::state::missing:
                     problems.push_back("revision " + status.revision + " (" + status.name +
                                        ") is recorded in " + table_ +
@@ -385,18 +393,21 @@ private:
                                        "repair");
                     break;
                 case migration_status::state::applied:
-                    if (first_pending)
+                    if (first_pending && !gap_reported) {
                         problems.push_back(*first_pending + " is pending but the later revision " +
                                            status.revision +
                                            " is applied (a gap); stamp or downgrade first");
+                        gap_reported = true;
+                    }
                     break;
             }
         }
         if (problems.empty())
             return;
-        auto message = "migrations refused: " + problems.front();
-        if (problems.size() > 1)
-            message += " (and " + std::to_string(problems.size() - 1) + " more problems)";
+        // Every problem, so that one round of fixes suffices.
+        std::string message = "migrations refused: ";
+        for (std::size_t i = 0; i < problems.size(); ++i)
+            message += (i ? "; " : "") + problems[i];
         throw migration_error(message);
     }
 
@@ -408,8 +419,7 @@ private:
 };
 
 // A function for as_future that runs `op(engine)` on the connection it is given. It
-// owns copies of what it needs: a cancelled awaitable completes at once while the
-// job may still run on the workers.
+// owns copies of what it needs, so that it depends on nothing of the migrator's.
 template <class Op>
 auto engine_job(const migrator& m, Op op) {
     return [set = m.migrations(), options = m.options(), logger = m.factory().options().logger,
@@ -419,20 +429,83 @@ auto engine_job(const migrator& m, Op op) {
     };
 }
 
+// migration_options::wait_for_database: the delays between attempts to reach the
+// database, until the wait is used up.
+class database_wait {
+public:
+    database_wait(const session_factory& factory, std::chrono::milliseconds limit)
+        : factory_(factory), deadline_(std::chrono::steady_clock::now() + limit) {}
+
+    // After `failure` (a connection_error), how long to wait before the next attempt; or
+    // nullopt: give up, `failure` is the answer.
+    std::optional<std::chrono::milliseconds> next_delay(const std::exception& failure) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline_ - std::chrono::steady_clock::now());
+        if (left <= std::chrono::milliseconds::zero())
+            return std::nullopt;
+        const auto delay = std::min(delay_, left);
+        delay_ = std::min(delay_ * 2, max_delay);
+        detail::logger_or_default(factory_.options().logger)
+            ->info("asio_soci: waiting for the database to migrate it ({} ms left): {}",
+                   left.count(), failure.what());
+        return delay;
+    }
+
+private:
+    static constexpr std::chrono::milliseconds max_delay{2000};
+    const session_factory& factory_;
+    const std::chrono::steady_clock::time_point deadline_;
+    std::chrono::milliseconds delay_{250};
+};
+
+// A session for the migrator's job; see migration_options::wait_for_database.
+session acquire_blocking(const session_factory& factory, const migration_options& options) {
+    database_wait wait{factory, options.wait_for_database};
+    for (;;) {
+        try {
+            return factory.async_acquire(asio::use_future).get();
+        } catch (const connection_error& e) {
+            const auto delay = wait.next_delay(e);
+            if (!delay)
+                throw;
+            std::this_thread::sleep_for(*delay);
+        }
+    }
+}
+
+asio::awaitable<session> acquire_awaitable(session_factory factory, migration_options options) {
+    database_wait wait{factory, options.wait_for_database};
+    for (;;) {
+        std::exception_ptr failure;
+        std::optional<std::chrono::milliseconds> delay;
+        try {
+            co_return co_await factory.async_acquire();
+        } catch (const connection_error& e) {
+            failure = std::current_exception();
+            delay = wait.next_delay(e);
+        }
+        if (!delay)
+            std::rethrow_exception(failure);
+        asio::steady_timer timer{co_await asio::this_coro::executor, *delay};
+        co_await timer.async_wait(asio::use_awaitable);
+    }
+}
+
 // Blocks the calling thread until `job` has run on a pooled connection. Jobs manage
 // their own transactions (never an autobegun one): a migration's DDL commits with it.
 template <class Job>
-auto run_blocking(const session_factory& factory, Job job) {
-    auto s = factory.async_acquire(asio::use_future).get();
+auto run_blocking(const migrator& m, Job job) {
+    auto s = acquire_blocking(m.factory(), m.options());
     return detail::initiate_session_call(s, std::move(job), asio::use_future,
                                          detail::session_call::transaction_control)
         .get();
 }
 
+// Owns copies of what it needs: the awaitable may outlive the migrator.
 template <class Job>
-auto run_awaitable(session_factory factory, Job job)
+auto run_awaitable(session_factory factory, migration_options options, Job job)
     -> asio::awaitable<std::invoke_result_t<Job&, soci::session&>> {
-    auto s = co_await factory.async_acquire();
+    auto s = co_await acquire_awaitable(std::move(factory), std::move(options));
     co_return co_await detail::initiate_session_call(s, std::move(job), asio::use_awaitable,
                                                      detail::session_call::transaction_control);
 }
@@ -445,80 +518,79 @@ migrator::migrator(session_factory factory, migration_set migrations, migration_
       options_(std::move(options)) {
     if (!factory_)
         throw std::invalid_argument("migrator: the session factory is empty");
+    if (options_.wait_for_database < std::chrono::milliseconds::zero())
+        throw std::invalid_argument("migration_options: wait_for_database must not be negative");
     detail::check_table_name(options_.version_table);
 }
 
 // The synchronous forms block until the job is done, so it may borrow their arguments.
 
 std::vector<std::string> migrator::upgrade(std::string_view target) {
-    return run_blocking(factory_,
+    return run_blocking(*this,
                         engine_job(*this, [&](migration_engine& e) { return e.upgrade(target); }));
 }
 std::vector<std::string> migrator::downgrade(std::string_view target) {
     return run_blocking(
-        factory_, engine_job(*this, [&](migration_engine& e) { return e.downgrade(target); }));
+        *this, engine_job(*this, [&](migration_engine& e) { return e.downgrade(target); }));
 }
 std::optional<std::string> migrator::current() {
-    return run_blocking(factory_,
-                        engine_job(*this, [](migration_engine& e) { return e.current(); }));
+    return run_blocking(*this, engine_job(*this, [](migration_engine& e) { return e.current(); }));
 }
 std::vector<migration_status> migrator::history() {
-    return run_blocking(factory_,
-                        engine_job(*this, [](migration_engine& e) { return e.history(); }));
+    return run_blocking(*this, engine_job(*this, [](migration_engine& e) { return e.history(); }));
 }
 std::vector<migration> migrator::pending() {
-    return run_blocking(factory_,
-                        engine_job(*this, [](migration_engine& e) { return e.pending(); }));
+    return run_blocking(*this, engine_job(*this, [](migration_engine& e) { return e.pending(); }));
 }
 void migrator::stamp(std::string_view revision) {
-    run_blocking(factory_, engine_job(*this, [&](migration_engine& e) { e.stamp(revision); }));
+    run_blocking(*this, engine_job(*this, [&](migration_engine& e) { e.stamp(revision); }));
 }
 repair_result migrator::repair() {
-    return run_blocking(factory_,
-                        engine_job(*this, [](migration_engine& e) { return e.repair(); }));
+    return run_blocking(*this, engine_job(*this, [](migration_engine& e) { return e.repair(); }));
 }
 void migrator::verify() {
-    run_blocking(factory_, engine_job(*this, [](migration_engine& e) { e.verify(); }));
+    run_blocking(*this, engine_job(*this, [](migration_engine& e) { e.verify(); }));
 }
 
 // The awaitable forms' jobs own their arguments.
 
 asio::awaitable<std::vector<std::string>> migrator::async_upgrade(std::string target) {
-    return run_awaitable(factory_,
+    return run_awaitable(factory_, options_,
                          engine_job(*this, [target = std::move(target)](migration_engine& e) {
                              return e.upgrade(target);
                          }));
 }
 asio::awaitable<std::vector<std::string>> migrator::async_downgrade(std::string target) {
-    return run_awaitable(factory_,
+    return run_awaitable(factory_, options_,
                          engine_job(*this, [target = std::move(target)](migration_engine& e) {
                              return e.downgrade(target);
                          }));
 }
 asio::awaitable<std::optional<std::string>> migrator::async_current() {
-    return run_awaitable(factory_,
+    return run_awaitable(factory_, options_,
                          engine_job(*this, [](migration_engine& e) { return e.current(); }));
 }
 asio::awaitable<std::vector<migration_status>> migrator::async_history() {
-    return run_awaitable(factory_,
+    return run_awaitable(factory_, options_,
                          engine_job(*this, [](migration_engine& e) { return e.history(); }));
 }
 asio::awaitable<std::vector<migration>> migrator::async_pending() {
-    return run_awaitable(factory_,
+    return run_awaitable(factory_, options_,
                          engine_job(*this, [](migration_engine& e) { return e.pending(); }));
 }
 asio::awaitable<void> migrator::async_stamp(std::string revision) {
-    return run_awaitable(factory_,
+    return run_awaitable(factory_, options_,
                          engine_job(*this, [revision = std::move(revision)](migration_engine& e) {
                              e.stamp(revision);
                          }));
 }
 asio::awaitable<repair_result> migrator::async_repair() {
-    return run_awaitable(factory_,
+    return run_awaitable(factory_, options_,
                          engine_job(*this, [](migration_engine& e) { return e.repair(); }));
 }
 asio::awaitable<void> migrator::async_verify() {
-    return run_awaitable(factory_, engine_job(*this, [](migration_engine& e) { e.verify(); }));
+    return run_awaitable(factory_, options_,
+                         engine_job(*this, [](migration_engine& e) { e.verify(); }));
 }
 
 asio::awaitable<std::vector<std::string>> async_upgrade_to_head(session_factory factory,

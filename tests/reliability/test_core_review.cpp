@@ -1,7 +1,7 @@
 // The scenarios of the core review (shared/repro/core-review), as tests: shutdown with a
 // call in flight, the one-shot form and a swallowed error, a cancelled commit, one failed
-// connect among queued waiters, concurrent request_scope::session() calls, and the last
-// factory reference dropped on an io thread.
+// connect among queued waiters, concurrent request_scope::session() calls, the last
+// factory reference dropped on an io thread, and a cancel request that gets no answer.
 #include "../support.hpp"
 
 #include <asio/bind_cancellation_slot.hpp>
@@ -10,16 +10,24 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
+#include <asio/ip/tcp.hpp>
 #include <asio/post.hpp>
+#include <asio/read.hpp>
+#include <asio/write.hpp>
 
 #include <soci/soci.h>
 
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <atomic>
+#include <cstdint>
 #include <future>
+#include <memory>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 using namespace std::chrono_literals;
 
@@ -234,4 +242,135 @@ TEST_CASE("core review: one failed connect does not fail the queued acquisitions
     io.run();
     CHECK(failed == 1);
     CHECK(acquired == 3);
+}
+
+namespace {
+
+// A TCP proxy in front of PostgreSQL, on a thread of its own: it forwards connections,
+// but holds cancel requests open without an answer (a server that accepts a cancel
+// request's connection and never responds).
+class cancel_blackhole {
+public:
+    explicit cancel_blackhole(asio::ip::tcp::endpoint server) : server_(server) {
+        accept();
+        thread_ = std::thread([this] { io_.run(); });
+    }
+    ~cancel_blackhole() {
+        io_.stop();
+        thread_.join();
+    }
+    cancel_blackhole(const cancel_blackhole&) = delete;
+    cancel_blackhole& operator=(const cancel_blackhole&) = delete;
+
+    unsigned short port() const { return acceptor_.local_endpoint().port(); }
+    int cancel_requests_held() const { return held_count_; }
+
+private:
+    using socket = asio::ip::tcp::socket;
+
+    void accept() {
+        acceptor_.async_accept([this](std::error_code ec, socket client) {
+            if (ec)
+                return;
+            asio::co_spawn(io_, serve(std::make_shared<socket>(std::move(client))), asio::detached);
+            accept();
+        });
+    }
+
+    asio::awaitable<void> serve(std::shared_ptr<socket> client) {
+        try {
+            // Every startup packet begins with its length and a code; a cancel request's
+            // code is 80877102.
+            std::array<unsigned char, 8> head{};
+            co_await asio::async_read(*client, asio::buffer(head), asio::use_awaitable);
+            const std::uint32_t code = std::uint32_t{head[4]} << 24 | std::uint32_t{head[5]} << 16 |
+                                       std::uint32_t{head[6]} << 8 | head[7];
+            if (code == 80877102) {
+                held_.push_back(client);
+                ++held_count_;
+                co_return;
+            }
+            auto upstream = std::make_shared<socket>(io_);
+            co_await upstream->async_connect(server_, asio::use_awaitable);
+            co_await asio::async_write(*upstream, asio::buffer(head), asio::use_awaitable);
+            asio::co_spawn(io_, pipe(client, upstream), asio::detached);
+            asio::co_spawn(io_, pipe(upstream, client), asio::detached);
+        } catch (const std::exception&) {
+        }
+    }
+
+    static asio::awaitable<void> pipe(std::shared_ptr<socket> from, std::shared_ptr<socket> to) {
+        std::array<char, 65536> buffer;
+        try {
+            for (;;) {
+                auto n = co_await from->async_read_some(asio::buffer(buffer), asio::use_awaitable);
+                co_await asio::async_write(*to, asio::buffer(buffer, n), asio::use_awaitable);
+            }
+        } catch (const std::exception&) {
+        }
+        std::error_code ignored;
+        to->shutdown(socket::shutdown_send, ignored);
+    }
+
+    asio::io_context io_;
+    asio::ip::tcp::acceptor acceptor_{io_, {asio::ip::make_address("127.0.0.1"), 0}};
+    asio::ip::tcp::endpoint server_;
+    std::vector<std::shared_ptr<socket>> held_;  // only touched by the proxy's thread
+    std::atomic<int> held_count_{0};
+    std::thread thread_;
+};
+
+}  // namespace
+
+// The cancel request runs on a thread of its own, so acquire timeouts keep firing; the
+// call ends when its function returns, and the connection, which may still receive the
+// cancel later, is closed and replaced rather than reused.
+TEST_CASE("core review: a cancel request that gets no answer freezes nothing", "[db][postgresql]") {
+    test::database db;
+    const auto server = asio_soci::database_url::parse(db.url());
+    cancel_blackhole proxy{{asio::ip::make_address("127.0.0.1"), server.port().value_or(5432)}};
+    const auto proxied = "postgresql://" + server.username() +
+                         "@127.0.0.1:" + std::to_string(proxy.port()) + "/" + server.database();
+    auto factory =
+        asio_soci::make_session_factory(proxied, {.pool_size = 1, .acquire_timeout = 300ms});
+    asio::io_context io;
+    std::atomic<bool> running{false};
+    std::atomic<bool> call_ended{false};
+    bool timed_out_while_call_ran = false;
+    // A second request, while the cancelled call still holds the only connection.
+    auto second_request = [&]() -> asio::awaitable<void> {
+        co_await test::wait_until(running);
+        try {
+            co_await factory.async_acquire();
+        } catch (const asio_soci::pool_timeout&) {
+            timed_out_while_call_ran = !call_ended;
+        }
+    };
+    auto sleep_a_second = [&](soci::session& sql) {
+        running = true;
+        sql << "select pg_sleep(1)";
+    };
+    bool cancelled = false;
+    test::run(io, [&]() -> asio::awaitable<void> {
+        using namespace asio::experimental::awaitable_operators;
+        auto s = co_await factory.async_acquire();
+        asio::co_spawn(io, second_request(), asio::detached);
+        // `||` ends when both have: the call, cancelled, once its function has returned.
+        auto winner =
+            co_await (asio_soci::as_future(s, sleep_a_second) || test::wait_until(running));
+        cancelled = winner.index() == 1;
+        call_ended = true;
+    }());
+    CHECK(cancelled);
+    CHECK(proxy.cancel_requests_held() == 1);
+    CHECK(timed_out_while_call_ran);
+    CHECK(factory.stats().discarded_total == 1);
+    // A new connection serves the next request.
+    auto value = test::run(io, asio_soci::as_future(factory, [](soci::session& sql) {
+                               int one = 0;
+                               sql << "select 1", soci::into(one);
+                               return one;
+                           }));
+    CHECK(value == 1);
+    CHECK(factory.stats().connects_total == 2);
 }

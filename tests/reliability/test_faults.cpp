@@ -1,6 +1,8 @@
 #include "../support.hpp"
 #include "private_postgres.hpp"
 
+#include <asio_soci/migrations.hpp>
+
 #include <asio/detached.hpp>
 #include <asio/steady_timer.hpp>
 
@@ -9,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -135,6 +138,28 @@ TEST_CASE("faults: a database down at start-up fails clearly, backs off, then re
         },
         10s);
     CHECK(recovered);
+}
+
+TEST_CASE("faults: migrations at start-up wait for a database that is not up yet",
+          "[db][postgresql]") {
+    test::private_postgres server;
+    server.stop();
+    test::log_watch waiting{"waiting for the database"};
+    auto factory = asio_soci::make_session_factory(server.url("", "connect_timeout=2"),
+                                                   {.pool_size = 1, .logger = waiting.logger});
+    asio_soci::migration_set migrations{
+        std::vector<asio_soci::migration>{{.revision = "0001",
+                                           .name = "create",
+                                           .upgrade_sql = "create table waited (id integer);",
+                                           .downgrade_sql = std::nullopt}}};
+    asio::io_context io;
+    auto upgraded = std::async(std::launch::async, [&] {
+        return test::run(
+            io, asio_soci::async_upgrade_to_head(factory, migrations, {.wait_for_database = 60s}));
+    });
+    waiting.seen.wait();  // it failed and is waiting to try again
+    server.start();
+    CHECK(upgraded.get() == std::vector<std::string>{"0001"});
 }
 
 TEST_CASE("faults: connections the server closes while idle are replaced", "[db][postgresql]") {

@@ -16,11 +16,11 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
-#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 namespace {
@@ -49,19 +49,8 @@ const char* exit_codes_help =
 
 // Errors are one line on stderr.
 int fail(int code, std::string_view message) {
-    std::string line;
-    bool space = false;
-    for (char c : message) {
-        if (std::isspace(static_cast<unsigned char>(c))) {
-            space = !line.empty();
-            continue;
-        }
-        if (space)
-            line += ' ';
-        space = false;
-        line += c;
-    }
-    std::cerr << program << ": error: " << line << '\n';
+    std::cerr << program << ": error: "
+              << asio_soci::log_message(std::runtime_error(std::string(message)), true) << '\n';
     return code;
 }
 
@@ -72,6 +61,7 @@ struct arguments {
     bool offline = false;
     std::string from;
     bool verbose = false;
+    double wait_for_database_s = 0;
     std::string target;  // upgrade, downgrade, stamp
     std::string name;    // new
 };
@@ -97,14 +87,17 @@ int run_offline(const std::string& command, const arguments& args,
 
 int run(const std::string& command, const arguments& args) {
     if (command == "new") {
-        std::cout << "created " << asio_soci::create_migration_files(args.dir, args.name).string()
-                  << " and its .down.sql\n";
+        const auto created = asio_soci::create_migration_files(args.dir, args.name);
+        std::cout << "created " << created.string() << " and its .down.sql\n";
         return success;
     }
     if (args.url.empty())
         return fail(usage_error, "no database URL: pass --url or set ASIO_SOCI_DATABASE_URL");
     const auto set = asio_soci::migration_set::from_directory(args.dir);
-    const asio_soci::migration_options options{.version_table = args.table};
+    const asio_soci::migration_options options{
+        .version_table = args.table,
+        .wait_for_database =
+            std::chrono::milliseconds{static_cast<long long>(args.wait_for_database_s * 1000)}};
     if (args.offline) {
         if (command != "upgrade" && command != "downgrade")
             return fail(usage_error, "--sql applies to upgrade and downgrade only");
@@ -186,6 +179,11 @@ int main(int argc, char** argv) {
                    "With --sql: the revision the database is at (default: base for upgrade, head "
                    "for downgrade)");
     app.add_flag("-v,--verbose", args.verbose, "Log each migration as it runs, on stderr");
+    app.add_option("--wait-for-database", args.wait_for_database_s,
+                   "Seconds to keep retrying while the database cannot be reached (started "
+                   "next to it), with backoff; 0: fail at once")
+        ->check(CLI::Range(0.0, 86400.0))
+        ->capture_default_str();
 
     args.target = std::string(asio_soci::head_revision);
     app.add_subcommand("upgrade", "Apply pending migrations up to TARGET (default head)")
@@ -214,6 +212,12 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForAllHelp& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
+        // A word that is no command is left over: name it rather than "A subcommand is
+        // required".
+        if (app.get_subcommands().empty() && !app.remaining().empty())
+            return fail(usage_error, "unknown command \"" + app.remaining().front() +
+                                         "\" (commands: upgrade, downgrade, current, history, "
+                                         "stamp, new, check, repair; see --help)");
         return fail(usage_error, std::string(e.what()) + " (see --help)");
     }
 

@@ -133,5 +133,9 @@ std::exception_ptr empty_factory();
 std::exception_ptr one_shot_refusal(const pool* p, const retry_policy& retry);
 /// True for errors a retry_policy retries: serialization failures, deadlocks, busy.
 bool is_transient(const std::exception_ptr& error) noexcept;
+/// A driver error the library recognises, as the matching database_error type (a
+/// PostgreSQL error on a connection that `connection_broken` becomes connection_lost);
+/// any other exception unchanged.
+std::exception_ptr classify_error(const std::exception_ptr& error, bool connection_broken);
 
 }  // namespace asio_soci::detail

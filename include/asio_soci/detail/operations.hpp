@@ -56,7 +56,8 @@ template <class Fn>
 constexpr void check_offload_function() {
     using traits = offload_traits<Fn>;
     static_assert(traits::invocable,
-                  "asio_soci::as_future: the function must be callable as fn(soci::session&). "
+                  "asio_soci::as_future: the function must be callable as fn(soci::session&) "
+                  "(or as fn(soci::session&, args...) with the arguments given after it). "
                   "Pass a callable (e.g. [](soci::session& sql) { ... }), not the result of "
                   "calling one.");
     static_assert(std::is_void_v<typename traits::result> ||
