@@ -102,10 +102,10 @@ public:
                 return;
             }
         }
-        {
-            std::lock_guard lock{ended_mutex_};
-            op.ended_ = true;
-        }
+        // Notified under the lock: once the shutdown sees ended_, it may destroy the
+        // registry, condition variable included.
+        std::lock_guard lock{ended_mutex_};
+        op.ended_ = true;
         ended_cv_.notify_all();
     }
 
