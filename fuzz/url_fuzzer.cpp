@@ -1,11 +1,13 @@
 // libFuzzer target: database_url::parse on arbitrary input. It may only throw url_error,
-// and what it accepts must render (to_string, connect string) without failing.
+// and what it accepts must render (to_string, connect string) without failing, with
+// the password masked.
 #include <asio_soci/database_url.hpp>
 #include <asio_soci/errors.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string_view>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -14,10 +16,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const auto url = asio_soci::database_url::parse(text);
         const auto shown = url.to_string();
         (void)url.soci_connect_string();
-        if (const auto& password = url.password();
-            password && password->size() >= 8 &&
-            url.redact(shown).find(*password) != std::string::npos)
-            std::abort();  // a password that survives redaction of the shown URL
+        // The password shows as *** in its place. (Its text may still appear elsewhere
+        // in the shown URL, as part of a user, host or database name that shares it:
+        // that is theirs, not a leak.)
+        if (url.password()) {
+            if (shown.find(":***@") == std::string::npos)
+                std::abort();
+            std::optional<asio_soci::database_url> reread;
+            try {
+                reread = asio_soci::database_url::parse(shown);
+            } catch (const asio_soci::url_error&) {
+                // Not every accepted URL renders as one that parses (query keys are
+                // shown as given): the check above is what remains.
+            }
+            if (reread && reread->password() != "***")
+                std::abort();
+        }
     } catch (const asio_soci::url_error&) {
     }
     return 0;

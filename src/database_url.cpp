@@ -4,6 +4,8 @@
 #include <asio_soci/errors.hpp>
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <cstddef>
 #include <utility>
 #include <vector>
@@ -15,16 +17,16 @@ namespace {
 using std::size_t;
 
 constexpr size_t npos = std::string_view::npos;
-constexpr std::string_view kMask = "***";
+constexpr std::string_view masked_secret = "***";
 
 // Shown instead of the detailed reason when the password's extent is ambiguous: the
 // detail could name a fragment of the password (a "port" cut out of it, say).
-constexpr std::string_view kAmbiguous =
+constexpr std::string_view ambiguous_password =
     "malformed or ambiguous; percent-encode '/', '?' and '@' in the user name and password, "
     "and '@' anywhere after them (%2F, %3F, %40)";
 
 // Characters that never need percent-encoding, plus RFC 3986 sub-delimiters.
-constexpr std::string_view kSubDelims = "!$&'()*+,;=";
+constexpr std::string_view sub_delimiters = "!$&'()*+,;=";
 
 bool is_alpha(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -265,13 +267,13 @@ public:
     // is right, to_string() could show a password.
     void require_unambiguous() const {
         if (lenient_ && strict_ != lenient_)
-            fail(kAmbiguous);
+            fail(ambiguous_password);
     }
 
     [[noreturn]] void fail(std::string_view detail) const {
         std::string why(detail);
         if (lenient_ && split_ && strict_ != lenient_)
-            why = kAmbiguous;
+            why = ambiguous_password;
         std::vector<text_span> secrets = secret_values_;
         if (lenient_)
             secrets.push_back(*lenient_);
@@ -281,13 +283,13 @@ public:
         std::string masked(url_);
         for (const text_span& secret : secrets) {
             const std::string_view raw = url_.substr(secret.pos, secret.len);
-            masked.replace(secret.pos, secret.len, kMask);
+            masked.replace(secret.pos, secret.len, masked_secret);
             // Belt and braces: the detail never spells out a secret, raw or decoded.
             if (raw.empty())
                 continue;
-            replace_all(why, raw, kMask);
+            replace_all(why, raw, masked_secret);
             if (find_bad_escape(raw) == npos)
-                replace_all(why, percent_decode(raw), kMask);
+                replace_all(why, percent_decode(raw), masked_secret);
         }
         throw url_error(concat("invalid database URL \"", masked, "\": ", why));
     }
@@ -421,7 +423,7 @@ void parse_host_port(const url_reader& reader, std::string_view host_port, url_p
             port_raw = host_port.substr(colon + 1);
         }
         for (char c : host_raw) {
-            if (!is_unreserved(c) && c != '%' && !contains(kSubDelims, c))
+            if (!is_unreserved(c) && c != '%' && !contains(sub_delimiters, c))
                 reader.fail(concat("host \"", host_raw, "\" contains an invalid character"));
         }
         parts.host = reader.decode(host_raw, "host");
@@ -485,6 +487,28 @@ void check_query_conflicts(const url_reader& reader, const url_parts& parts) {
     }
 }
 
+// SQLite's parameters are the library's own (SOCI's sqlite3 backend takes none of them
+// from a URL): checked here, so that a URL that parses is one a factory accepts.
+void check_sqlite_parameters(const url_reader& reader, const url_parts& parts) {
+    for (const auto& [key, value] : parts.query) {
+        if (key == "busy_timeout") {
+            int milliseconds = 0;
+            const auto [end, ec] =
+                std::from_chars(value.data(), value.data() + value.size(), milliseconds);
+            if (ec != std::errc{} || end != value.data() + value.size() || milliseconds < 0)
+                reader.fail(concat("invalid SQLite busy_timeout \"", value,
+                                   "\": expected milliseconds as a whole number >= 0"));
+        } else if (key == "journal_mode") {
+            if (value.empty() || !std::all_of(value.begin(), value.end(),
+                                              [](unsigned char c) { return std::isalpha(c) != 0; }))
+                reader.fail(concat("invalid SQLite journal_mode \"", value, "\""));
+        } else {
+            reader.fail(concat("unknown SQLite URL parameter \"", key,
+                               "\" (expected busy_timeout or journal_mode)"));
+        }
+    }
+}
+
 void parse_sqlite(const url_reader& reader, const raw_pieces& pieces, url_parts& parts) {
     if (!pieces.authority.empty())
         reader.fail(
@@ -505,6 +529,7 @@ void parse_sqlite(const url_reader& reader, const raw_pieces& pieces, url_parts&
                            "together with '\"' or a leading blank)"));
     if (pieces.query)
         parse_query(reader, *pieces.query, parts);
+    check_sqlite_parameters(reader, parts);
 }
 
 void parse_server(const url_reader& reader, const raw_pieces& pieces, url_parts& parts) {
@@ -584,29 +609,29 @@ std::string database_url::to_string() const {
     std::string out = concat(scheme_, "://");
     if (backend_ == backend::sqlite3) {
         if (!database_.empty())
-            out += concat("/", percent_encode(database_, concat(kSubDelims, ":@/")));
+            out += concat("/", percent_encode(database_, concat(sub_delimiters, ":@/")));
     } else {
         if (!username_.empty() || password_) {
-            out += percent_encode(username_, kSubDelims);
+            out += percent_encode(username_, sub_delimiters);
             if (password_)
-                out += concat(":", kMask);
+                out += concat(":", masked_secret);
             out += '@';
         }
         if (is_ipv6_literal(host_))
             out += concat("[", host_, "]");
         else
-            out += percent_encode(host_, kSubDelims);
+            out += percent_encode(host_, sub_delimiters);
         if (port_)
             out += concat(":", std::to_string(*port_));
         if (!database_.empty())
-            out += concat("/", percent_encode(database_, concat(kSubDelims, ":")));
+            out += concat("/", percent_encode(database_, concat(sub_delimiters, ":")));
     }
     char separator = '?';
     for (const auto& [key, value] : query_) {
         out += separator;
         separator = '&';
-        const std::string shown =
-            is_secret_key(key) ? std::string(kMask) : percent_encode(value, "!$'()*+,;:@/?");
+        const std::string shown = is_secret_key(key) ? std::string(masked_secret)
+                                                     : percent_encode(value, "!$'()*+,;:@/?");
         out += concat(percent_encode(key, ""), "=", shown);
     }
     return out;
@@ -665,10 +690,10 @@ std::string database_url::redact(std::string text) const {
     // of the connect string; never a word of free text that happens to match.
     for (const auto& [raw, decoded] : secrets) {
         for (const auto& value : {raw, decoded}) {
-            replace_all(text, concat(":", value, "@"), concat(":", kMask, "@"));
+            replace_all(text, concat(":", value, "@"), concat(":", masked_secret, "@"));
             for (const auto& form : {single_quote(value), value})
                 for (std::string_view key : {"password=", "pass="})
-                    replace_all(text, concat(key, form), concat(key, kMask));
+                    replace_all(text, concat(key, form), concat(key, masked_secret));
         }
     }
     return text;

@@ -1,4 +1,4 @@
-#include "pool.hpp"
+#include "core/pool.hpp"
 
 #include <asio_soci/session_factory.hpp>
 
@@ -66,8 +66,8 @@ session_factory make_session_factory(const database_url& url, pool_options optio
     // spdlog's registry, joins its threads (which log) before the registry goes.
     spdlog::default_logger();
     pool_reaper::instance();
-    return session_factory{
-        std::shared_ptr<detail::pool>(new detail::pool(url, std::move(options)), destroy_pool)};
+    return detail::access::make_factory<session_factory>(
+        std::shared_ptr<detail::pool>(new detail::pool(url, std::move(options)), destroy_pool));
 }
 
 session_factory make_session_factory(std::string_view url, pool_options options) {
@@ -78,20 +78,6 @@ const std::shared_ptr<detail::pool>& session_factory::checked_pool() const {
     if (!pool_)
         std::rethrow_exception(detail::empty_factory());
     return pool_;
-}
-
-std::exception_ptr detail::empty_factory() {
-    return std::make_exception_ptr(
-        std::logic_error("asio_soci::session_factory: the factory is empty"));
-}
-
-std::exception_ptr detail::one_shot_refusal(const pool* p, const retry_policy& retry) {
-    if (!p)
-        return empty_factory();
-    if (retry.max_attempts == 0)
-        return std::make_exception_ptr(
-            std::invalid_argument("asio_soci::retry_policy: max_attempts must be at least 1"));
-    return nullptr;
 }
 
 pool_stats session_factory::stats() const {

@@ -82,6 +82,22 @@ TEST_CASE("url: sqlite query parameters", "[url]") {
     CHECK(memory.to_string() == "sqlite://?busy_timeout=5");
 }
 
+TEST_CASE("url: bad sqlite query parameters are refused while parsing", "[url]") {
+    using Catch::Contains;
+    CHECK_THROWS_AS(database_url::parse("sqlite:///a.db?foo=1"), asio_soci::url_error);
+    CHECK_THROWS_WITH(database_url::parse("sqlite:///a.db?foo=1"),
+                      Contains("unknown SQLite URL parameter \"foo\"") &&
+                          Contains("busy_timeout or journal_mode"));
+    CHECK_THROWS_WITH(database_url::parse("sqlite:///a.db?busy_timeout=-1"),
+                      Contains("invalid SQLite busy_timeout \"-1\""));
+    CHECK_THROWS_WITH(database_url::parse("sqlite://?busy_timeout=2s"),
+                      Contains("invalid SQLite busy_timeout \"2s\""));
+    CHECK_THROWS_WITH(database_url::parse("sqlite:///a.db?journal_mode=w%40l"),
+                      Contains("invalid SQLite journal_mode \"w@l\""));
+    CHECK_THROWS_WITH(database_url::parse("sqlite:///a.db?journal_mode="),
+                      Contains("invalid SQLite journal_mode \"\""));
+}
+
 TEST_CASE("url: sqlite paths with special characters", "[url]") {
     const auto spaced = database_url::parse("sqlite:////tmp/my%20db%3F.db");
     CHECK(spaced.database() == "/tmp/my db?.db");

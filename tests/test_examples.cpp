@@ -60,7 +60,7 @@ std::vector<std::string> server_args(const test::database& db, std::vector<std::
 
 }  // namespace
 
-TEST_CASE("example: users_server serves the seed's routes", "[db][examples]") {
+TEST_CASE("example: users_server serves tornado-sqlalchemy's routes", "[db][examples]") {
     test::database db;
     server_process server{USERS_SERVER, server_args(db)};
     const auto port = server.port();

@@ -1,4 +1,4 @@
-// The users table of the seed's example (id, username unique), shared by the example
+// The users table of tornado-sqlalchemy's example (id, username unique), shared by the example
 // servers. Its schema comes from migrations (examples/common/migrations/users/), applied
 // at start-up; the functions taking soci::session& run on the pool's workers, inside
 // as_future().

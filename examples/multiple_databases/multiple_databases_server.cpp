@@ -1,4 +1,4 @@
-// Two named databases in one request (the seed's `binds`): a signup writes the user to
+// Two named databases in one request (tornado-sqlalchemy's `binds`): a signup writes the user to
 // the "default" database and an event to the "analytics" one, and reports both counts.
 //
 //   multiple_databases_server [--database-url URL] [--analytics-url URL]

@@ -1,4 +1,4 @@
-// The seed's example as a RESTinio server: a users table, counted three ways (a
+// Tornado-sqlalchemy's example as a RESTinio server: a users table, counted three ways (a
 // blocking handler on a worker thread, a callback, a coroutine), and added to.
 //
 //   users_server [--database-url URL] [--address ADDR] [--port N]
@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
             return asio_soci::restinio_handler(io.get_executor(), factory, std::move(handler),
                                                adapter_options);
         };
-        // Blocking code (the seed's synchronous handler) runs here, never on `io`.
+        // Blocking code (tornado-sqlalchemy's synchronous handler) runs here, never on `io`.
         asio::thread_pool blocking_workers{2};
 
         example::upgrade_schema(factory, example::users_migrations(factory.url().backend()),

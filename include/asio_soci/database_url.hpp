@@ -23,6 +23,8 @@ enum class backend { sqlite3, postgresql, mysql };
 ///   postgresql://user@/dbname?host=/run/postgresql   unix socket directory
 ///   mysql://user:password@host:port/dbname
 ///
+/// SQLite takes two parameters: busy_timeout (milliseconds, default 5000) and
+/// journal_mode (default wal for files); any other is refused.
 /// User, password, host, database and query values are percent-decoded. A malformed
 /// URL or an unknown scheme throws url_error naming the offending part; the password is
 /// never part of a message, and to_string() shows it as ***.

@@ -3,9 +3,15 @@
 #pragma once
 
 #include <asio_soci/database_url.hpp>
+#include <asio_soci/detail/session_call.hpp>
+#include <asio_soci/session.hpp>
 #include <asio_soci/session_factory.hpp>
 
 #include <asio/awaitable.hpp>
+#include <asio/cancellation_state.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -16,6 +22,14 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+namespace soci {
+class session;
+}
+
+namespace spdlog {
+class logger;
+}
 
 namespace asio_soci {
 
@@ -141,11 +155,68 @@ struct repair_result {
     std::vector<std::string> rows_removed;       ///< revisions removed: no migration for them
 };
 
+class migrator;
+
+namespace detail {
+
+/// What a migrator operation uses on the workers: copies, so that an asynchronous one
+/// may outlive its migrator.
+struct migration_context {
+    migration_set migrations;
+    migration_options options;
+    std::shared_ptr<spdlog::logger> logger;
+};
+
+/// One operation of the migrator: a compiled step (src/migrations/migrator.cpp) and its
+/// argument (a revision, or nothing), run on a pooled connection.
+template <class R>
+struct migration_job {
+    R (*step)(soci::session&, const migration_context&, const std::string&);
+    migration_context context;
+    std::string argument;
+
+    R operator()(soci::session& sql) const { return step(sql, context, argument); }
+};
+
+// The steps. Each runs on one connection and manages its own transactions.
+std::vector<std::string> upgrade_step(soci::session&, const migration_context&,
+                                      const std::string& target);
+std::vector<std::string> downgrade_step(soci::session&, const migration_context&,
+                                        const std::string& target);
+std::optional<std::string> current_step(soci::session&, const migration_context&,
+                                        const std::string&);
+std::vector<migration_status> history_step(soci::session&, const migration_context&,
+                                           const std::string&);
+std::vector<migration> pending_step(soci::session&, const migration_context&, const std::string&);
+void stamp_step(soci::session&, const migration_context&, const std::string& revision);
+repair_result repair_step(soci::session&, const migration_context&, const std::string&);
+void verify_step(soci::session&, const migration_context&, const std::string&);
+
+/// A connection for a migrator operation, waiting for the database as long as
+/// migration_options::wait_for_database says.
+asio::awaitable<session> acquire_for_migrations(session_factory factory, migration_options options);
+
+/// Every migrator operation: acquire, then run the job as a transaction-control call
+/// (never autobegun, never interrupted once started).
+template <class R>
+asio::awaitable<R> run_migration_job(session_factory factory, migration_job<R> job) {
+    // Any cancellation type reaches the acquisition; the call itself ignores it once
+    // started (see migrator).
+    co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+    auto s = co_await acquire_for_migrations(std::move(factory), job.context.options);
+    co_return co_await async_session_call(s, std::move(job), asio::use_awaitable,
+                                          session_call::transaction_control);
+}
+
+}  // namespace detail
+
 /// Applies a migration_set to the database of a session factory.
 ///
-/// Every database operation runs on one pooled connection, on the factory's workers;
-/// the synchronous forms block the calling thread until it is done (never call them on
-/// a thread that runs an io_context), the async_ forms are awaitables.
+/// Every database operation runs on one pooled connection, on the factory's workers.
+/// Each has an asynchronous form, async_...(arguments..., token), that takes any Asio
+/// completion token (use_awaitable by default), and a synchronous form that blocks the
+/// calling thread until it is done (never call those on a thread that runs an
+/// io_context, nor on a worker of the factory).
 ///
 /// Each migration runs in its own transaction (PostgreSQL and SQLite have transactional
 /// DDL), together with its version-table row: a failure rolls that migration back, the
@@ -160,54 +231,102 @@ struct repair_result {
 /// applied revision with no migration, or a pending revision below an applied one.
 /// repair() and stamp() are the explicit ways out.
 ///
-/// Cancellation of the async_ forms (e.g. `co_await (m.async_upgrade() || timer)`):
-/// while waiting for a connection, any type; nothing runs and the awaitable throws
-/// asio::system_error(operation_aborted). Once the work has started on the connection
-/// it is not interrupted: it runs to its real outcome (each migration commits or rolls
-/// back as a whole), which is then delivered, so a migration is never left half
-/// applied and an "aborted" result always means that nothing ran.
+/// The asynchronous forms:
+/// Completion signature: void(std::exception_ptr, R) with R the synchronous form's
+/// result, or void(std::exception_ptr) where it returns nothing.
+/// Executor: the handler's associated executor; without one, a worker of the factory.
+/// Cancellation (e.g. `co_await (m.async_upgrade() || timer)`): while waiting for a
+/// connection (or for the database, see migration_options::wait_for_database), any
+/// type; nothing runs and the operation completes with operation_aborted. Once the
+/// work has started on the connection it is not interrupted: it runs to its real
+/// outcome (each migration commits or rolls back as a whole), which is then delivered,
+/// so a migration is never left half applied and "aborted" always means that nothing
+/// ran.
+/// Lifetimes: each operation keeps copies of what it needs; the migrator may be
+/// destroyed while one runs.
 class migrator {
 public:
     migrator(session_factory factory, migration_set migrations, migration_options options = {});
 
     /// Applies the pending migrations up to `target` (a revision or head_revision);
     /// returns the revisions applied, in order (empty: nothing to do).
-    std::vector<std::string> upgrade(std::string_view target = head_revision);
+    std::vector<std::string> upgrade(std::string_view target = head_revision) const;
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto async_upgrade(std::string target = std::string(head_revision),
+                       CompletionToken&& token = {}) const {
+        return run(&detail::upgrade_step, std::move(target), std::forward<CompletionToken>(token));
+    }
+
     /// Runs the down scripts of the applied revisions above `target` (a revision or
     /// base_revision), newest first; returns them. Refuses, before running anything, when
     /// one of them has no down script.
-    std::vector<std::string> downgrade(std::string_view target);
+    std::vector<std::string> downgrade(std::string_view target) const;
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto async_downgrade(std::string target, CompletionToken&& token = {}) const {
+        return run(&detail::downgrade_step, std::move(target),
+                   std::forward<CompletionToken>(token));
+    }
+
     /// The highest applied revision, or nullopt at base.
-    std::optional<std::string> current();
+    std::optional<std::string> current() const;
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto async_current(CompletionToken&& token = {}) const {
+        return run(&detail::current_step, {}, std::forward<CompletionToken>(token));
+    }
+
     /// Every revision of the set and every recorded one, in order, with its state.
-    std::vector<migration_status> history();
+    std::vector<migration_status> history() const;
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto async_history(CompletionToken&& token = {}) const {
+        return run(&detail::history_step, {}, std::forward<CompletionToken>(token));
+    }
+
     /// The revisions upgrade() would apply.
-    std::vector<migration> pending();
+    std::vector<migration> pending() const;
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto async_pending(CompletionToken&& token = {}) const {
+        return run(&detail::pending_step, {}, std::forward<CompletionToken>(token));
+    }
+
     /// Records the database as being at `revision` without running anything: rows for
     /// the revisions up to it are added (with the files' checksums), rows above it are
     /// removed. base_revision empties the version table.
-    void stamp(std::string_view revision);
+    void stamp(std::string_view revision) const;
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto async_stamp(std::string revision, CompletionToken&& token = {}) const {
+        return run(&detail::stamp_step, std::move(revision), std::forward<CompletionToken>(token));
+    }
+
     /// Re-records the checksums of changed applied files and removes rows of revisions
     /// that have no migration.
-    repair_result repair();
-    /// Throws migration_error when upgrade() would refuse the database.
-    void verify();
+    repair_result repair() const;
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto async_repair(CompletionToken&& token = {}) const {
+        return run(&detail::repair_step, {}, std::forward<CompletionToken>(token));
+    }
 
-    asio::awaitable<std::vector<std::string>> async_upgrade(
-        std::string target = std::string(head_revision));
-    asio::awaitable<std::vector<std::string>> async_downgrade(std::string target);
-    asio::awaitable<std::optional<std::string>> async_current();
-    asio::awaitable<std::vector<migration_status>> async_history();
-    asio::awaitable<std::vector<migration>> async_pending();
-    asio::awaitable<void> async_stamp(std::string revision);
-    asio::awaitable<repair_result> async_repair();
-    asio::awaitable<void> async_verify();
+    /// Throws migration_error when upgrade() would refuse the database.
+    void verify() const;
+    template <class CompletionToken = asio::use_awaitable_t<>>
+    auto async_verify(CompletionToken&& token = {}) const {
+        return run(&detail::verify_step, {}, std::forward<CompletionToken>(token));
+    }
 
     const session_factory& factory() const noexcept { return factory_; }
     const migration_set& migrations() const noexcept { return migrations_; }
     const migration_options& options() const noexcept { return options_; }
 
 private:
+    template <class R, class CompletionToken>
+    auto run(R (*step)(soci::session&, const detail::migration_context&, const std::string&),
+             std::string argument, CompletionToken&& token) const {
+        detail::migration_job<R> job{
+            step, {migrations_, options_, factory_.options().logger}, std::move(argument)};
+        return asio::co_spawn(factory_.get_executor(),
+                              detail::run_migration_job<R>(factory_, std::move(job)),
+                              std::forward<CompletionToken>(token));
+    }
+
     session_factory factory_;
     migration_set migrations_;
     migration_options options_;
@@ -230,10 +349,15 @@ std::string offline_downgrade_sql(const migration_set& migrations, backend diale
 
 /// Start-up in one line: applies every pending migration.
 /// `co_await asio_soci::async_upgrade_to_head(factory, my_migrations());`
-/// Cancellation: as for migrator's async_ forms.
-asio::awaitable<std::vector<std::string>> async_upgrade_to_head(session_factory factory,
-                                                                migration_set migrations,
-                                                                migration_options options = {});
+/// Completion signature, executor, cancellation: as for migrator::async_upgrade().
+/// Throws std::invalid_argument, as migrator's constructor, for an empty factory or bad
+/// options.
+template <class CompletionToken = asio::use_awaitable_t<>>
+auto async_upgrade_to_head(session_factory factory, migration_set migrations,
+                           migration_options options = {}, CompletionToken&& token = {}) {
+    return migrator{std::move(factory), std::move(migrations), std::move(options)}.async_upgrade(
+        std::string(head_revision), std::forward<CompletionToken>(token));
+}
 /// The synchronous form (blocks; not on an io_context thread).
 std::vector<std::string> upgrade_to_head(const session_factory& factory,
                                          const migration_set& migrations,

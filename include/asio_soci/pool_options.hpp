@@ -37,7 +37,7 @@ struct pool_options {
     /// load at once rather than holding every request for acquire_timeout. 0: no limit.
     std::size_t max_waiting = 0;
 
-    /// Threads that run database work (the seed's set_max_workers); 0 means pool_size.
+    /// Threads that run database work (tornado-sqlalchemy's set_max_workers); 0 means pool_size.
     std::size_t worker_threads = 0;
 
     /// A connection older than this is closed and reopened when next handed out.

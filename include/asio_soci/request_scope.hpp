@@ -1,7 +1,7 @@
 // request_scope: the sessions of one request (tornado-sqlalchemy's SessionMixin).
 #pragma once
 
-#include <asio_soci/binds.hpp>
+#include <asio_soci/database_binds.hpp>
 #include <asio_soci/session.hpp>
 #include <asio_soci/session_factory.hpp>
 
@@ -40,8 +40,14 @@ public:
     /// while another branch of the request is acquiring it waits for that acquisition
     /// (so a request never holds two connections for one bind, and a pool of one does
     /// not deadlock).
-    /// Errors: those of session_factory::async_acquire().
-    /// Cancellation: as async_acquire()'s; a waiting call ends with operation_aborted.
+    /// Result: an awaitable (the scope's sessions belong to one coroutine) of a
+    /// reference to the session, valid until the scope gives it back (release() or the
+    /// scope's end). Executor: resumes on the awaiting coroutine's.
+    /// Errors: those of session_factory::async_acquire(), thrown.
+    /// Cancellation: the coroutine's (terminal by default, e.g. `||`): as
+    /// async_acquire()'s; a call waiting for another branch's acquisition ends with
+    /// operation_aborted, and that acquisition goes on for the other branch.
+    /// Lifetimes: the scope must outlive the awaitable.
     asio::awaitable<std::reference_wrapper<asio_soci::session>> session();
     /// The scope's session for the named bind; std::out_of_range when unbound.
     asio::awaitable<std::reference_wrapper<asio_soci::session>> session(std::string_view bind);

@@ -1,8 +1,8 @@
-// RESTinio integration: a coroutine request handler that owns a request_scope (the seed's
+// RESTinio integration: a coroutine request handler that owns a request_scope (tornado-sqlalchemy's
 // SessionMixin + on_finish). Optional component: link asio_soci::restinio.
 #pragma once
 
-#include <asio_soci/binds.hpp>
+#include <asio_soci/database_binds.hpp>
 #include <asio_soci/errors.hpp>
 #include <asio_soci/request_scope.hpp>
 #include <asio_soci/session_factory.hpp>

@@ -1,7 +1,10 @@
 // asio_soci::session: a leased, pooled SOCI connection.
 #pragma once
 
-#include <asio_soci/detail/core.hpp>
+#include <asio_soci/detail/access.hpp>
+#include <asio_soci/detail/pool_interface.hpp>
+#include <asio_soci/detail/session_call.hpp>
+#include <asio_soci/detail/transaction.hpp>
 
 #include <asio/use_awaitable.hpp>
 
@@ -9,10 +12,6 @@
 #include <utility>
 
 namespace asio_soci {
-
-namespace detail {
-struct lease_tag {};
-}  // namespace detail
 
 /// A move-only RAII lease of one pooled connection, bound to its own strand on the
 /// factory's worker threads. Use it through as_future(); the connection itself is only
@@ -61,7 +60,7 @@ public:
     /// is empty afterwards. Does nothing on an empty session.
     void release() noexcept {
         if (slot_) {
-            detail::release(*std::exchange(slot_, nullptr));
+            detail::end_lease(*std::exchange(slot_, nullptr));
             pool_.reset();
         }
     }
@@ -87,18 +86,34 @@ public:
     template <class CompletionToken = asio::use_awaitable_t<>>
     auto async_rollback(CompletionToken&& token = {});
 
-    /// For the library: adopts a lease granted by the pool.
-    session(detail::lease_tag, std::shared_ptr<detail::pool> pool,
-            detail::connection_slot& slot) noexcept
+private:
+    friend struct detail::access;
+    session(std::shared_ptr<detail::pool> pool, detail::connection_slot& slot) noexcept
         : pool_(std::move(pool)), slot_(&slot) {}
 
-    /// For the library: the leased connection (null when empty) and its pool.
-    detail::connection_slot* slot() const noexcept { return slot_; }
-    detail::pool* pool() const noexcept { return pool_.get(); }
-
-private:
     std::shared_ptr<detail::pool> pool_;  // keeps the pool (and its workers) alive
     detail::connection_slot* slot_ = nullptr;
 };
+
+template <class CompletionToken>
+auto session::async_begin(CompletionToken&& token) {
+    return detail::async_session_call(
+        *this, [](soci::session& sql) { detail::begin_explicitly(sql); },
+        std::forward<CompletionToken>(token), detail::session_call::transaction_control);
+}
+
+template <class CompletionToken>
+auto session::async_commit(CompletionToken&& token) {
+    return detail::async_session_call(
+        *this, [](soci::session& sql) { detail::commit_if_open(sql); },
+        std::forward<CompletionToken>(token), detail::session_call::transaction_control);
+}
+
+template <class CompletionToken>
+auto session::async_rollback(CompletionToken&& token) {
+    return detail::async_session_call(
+        *this, [](soci::session& sql) { detail::rollback_if_open(sql); },
+        std::forward<CompletionToken>(token), detail::session_call::transaction_control);
+}
 
 }  // namespace asio_soci

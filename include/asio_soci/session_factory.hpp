@@ -2,11 +2,12 @@
 #pragma once
 
 #include <asio_soci/database_url.hpp>
-#include <asio_soci/detail/core.hpp>
-#include <asio_soci/detail/operations.hpp>
+#include <asio_soci/detail/access.hpp>
+#include <asio_soci/detail/acquire_op.hpp>
+#include <asio_soci/detail/pool_interface.hpp>
 #include <asio_soci/pool_options.hpp>
+#include <asio_soci/pool_stats.hpp>
 #include <asio_soci/session.hpp>
-#include <asio_soci/stats.hpp>
 
 #include <asio/async_result.hpp>
 #include <asio/use_awaitable.hpp>
@@ -19,85 +20,8 @@ namespace asio_soci {
 
 class session_factory;
 
-namespace detail {
-
-/// The library's way into its public classes' internals.
-struct access {
-    static const std::shared_ptr<pool>& pool_of(const session_factory& factory) noexcept;
-};
-
-/// async_acquire's operation: waits in the pool's FIFO for a connection.
-template <class Handler, class Fallback>
-class acquire_op final : public acquire_waiter, public completion_target {
-    using allocation = op_allocation<acquire_op, Handler>;
-
-public:
-    acquire_op(typename allocation::allocator alloc, Handler&& handler, const Fallback& fallback,
-               std::shared_ptr<pool> owner)
-        : allocator_(alloc), holder_(std::move(handler), fallback), pool_(std::move(owner)) {}
-
-    static void start(Handler&& handler, const Fallback& fallback, std::shared_ptr<pool> owner) {
-        auto* op = allocation::create(handler, std::move(handler), fallback, std::move(owner));
-        op->holder_.template start<canceller>(op);
-        acquire(*op->pool_, *op);
-    }
-
-    void granted(connection_slot& slot) override {
-        session_ = asio_soci::session{lease_tag{}, pool_, slot};
-        complete();
-    }
-
-    void failed(std::exception_ptr error) override {
-        error_ = std::move(error);
-        complete();
-    }
-
-    void cancel_for_shutdown() noexcept override { cancel_acquire(*pool_, *this); }
-
-    void discard() noexcept override {
-        holder_.cancellation_slot().clear();
-        allocation::destroy(this);
-    }
-
-private:
-    friend allocation;
-
-    struct canceller {
-        acquire_op* op;
-        void operator()(asio::cancellation_type type) const noexcept {
-            if (type != asio::cancellation_type::none)
-                cancel_acquire(*op->pool_, *op);
-        }
-    };
-
-    void complete() noexcept {
-        // Dropped unrun (its executor shut down): the lease goes back with the operation.
-        holder_.post_completion(
-            this, [](acquire_op* op) { op->finish(); }, [](acquire_op* op) { op->discard(); });
-    }
-
-    void finish() {
-        holder_.cancellation_slot().clear();
-        // Dropped here, on the caller's thread, after the upcall (see function_op).
-        [[maybe_unused]] auto pool_reference = std::move(pool_);
-        auto handler = holder_.take();
-        auto error = std::move(error_);
-        auto leased = std::move(session_);
-        allocation::destroy(this);  // Asio's rule: free the operation before the upcall
-        std::move(handler)(std::move(error), std::move(leased));
-    }
-
-    typename allocation::allocator allocator_;
-    handler_holder<Handler, Fallback> holder_;
-    std::shared_ptr<pool> pool_;
-    asio_soci::session session_;
-    std::exception_ptr error_;
-};
-
-}  // namespace detail
-
 /// A cheap, copyable handle to a connection pool and its worker thread pool (the
-/// seed's `make_session_factory()` result). Copies share the pool; the pool closes
+/// result of tornado-sqlalchemy's `make_session_factory()`). Copies share the pool; the pool closes
 /// when the last copy and the last session from it are gone.
 ///
 /// Destroying the last handle closes the pool after the work still queued on its
@@ -128,17 +52,7 @@ public:
     template <class CompletionToken = asio::use_awaitable_t<>>
     auto async_acquire(CompletionToken&& token = {}) const {
         return asio::async_initiate<CompletionToken, void(std::exception_ptr, session)>(
-            [](auto handler, std::shared_ptr<detail::pool> owner) {
-                if (!owner) {
-                    detail::post_failure<session>(std::move(handler), detail::empty_factory());
-                    return;
-                }
-                using handler_type = decltype(handler);
-                auto fallback = detail::executor_of(*owner);
-                detail::acquire_op<handler_type, executor_type>::start(std::move(handler), fallback,
-                                                                       std::move(owner));
-            },
-            token, pool_);
+            detail::initiate_acquire<session>{}, token, pool_);
     }
 
     /// A snapshot of the pool's gauges and counters.
@@ -152,7 +66,6 @@ public:
     explicit operator bool() const noexcept { return pool_ != nullptr; }
 
 private:
-    friend session_factory make_session_factory(const database_url&, pool_options);
     friend struct detail::access;
     explicit session_factory(std::shared_ptr<detail::pool> pool) noexcept
         : pool_(std::move(pool)) {}
@@ -161,11 +74,6 @@ private:
 
     std::shared_ptr<detail::pool> pool_;
 };
-
-inline const std::shared_ptr<detail::pool>& detail::access::pool_of(
-    const session_factory& factory) noexcept {
-    return factory.pool_;
-}
 
 /// Creates a pool for `url` (see database_url for the forms). Never blocks on the
 /// network: connections open lazily, on the worker threads.

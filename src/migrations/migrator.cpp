@@ -1,18 +1,18 @@
 // migrator: applies a migration_set on one pooled connection, on the factory's workers.
 #include "migrations_internal.hpp"
 
+#include "../drivers/native_session.hpp"
 #include "../logging.hpp"
 
-#include <asio_soci/as_future.hpp>
+#include <asio_soci/detail/transaction.hpp>
 #include <asio_soci/errors.hpp>
 
-#include <soci/postgresql/soci-postgresql.h>
-#include <soci/soci.h>
-#include <soci/sqlite3/soci-sqlite3.h>  // declares sqlite3's API in namespace sqlite_api
-#include <spdlog/spdlog.h>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_future.hpp>
+
+#include <soci/soci.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
@@ -41,38 +41,11 @@ std::string_view to_string(migration_status::state s) noexcept {
 namespace {
 
 backend dialect_of(soci::session& sql) {
-    const auto name = sql.get_backend_name();
-    if (name == "postgresql")
-        return backend::postgresql;
-    if (name == "sqlite3")
-        return backend::sqlite3;
-    throw migration_error("migrations support PostgreSQL and SQLite, not " + name +
-                          " (it has no transactional DDL)");
-}
-
-// Runs one statement through the driver itself, so that SOCI's ":name" placeholder
-// rewriting never touches a migration's text. Throws std::runtime_error with the
-// driver's message.
-void execute_native(soci::session& sql, const std::string& statement) {
-    auto* backend = sql.get_backend();
-    if (sql.get_backend_name() == "postgresql") {
-        auto* conn = static_cast<soci::postgresql_session_backend*>(backend)->conn_;
-        PGresult* result = PQexec(conn, statement.c_str());
-        const auto status = PQresultStatus(result);
-        std::string message = PQresultErrorMessage(result);
-        PQclear(result);
-        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY)
-            throw std::runtime_error(message.empty() ? PQerrorMessage(conn) : message);
-    } else {
-        auto* conn = static_cast<soci::sqlite3_session_backend*>(backend)->conn_;
-        char* error = nullptr;
-        if (sqlite_api::sqlite3_exec(conn, statement.c_str(), nullptr, nullptr, &error) !=
-            SQLITE_OK) {
-            std::string message = error ? error : sqlite_api::sqlite3_errmsg(conn);
-            sqlite_api::sqlite3_free(error);
-            throw std::runtime_error(message);
-        }
-    }
+    const auto kind = detail::backend_of(sql);
+    if (kind == backend::postgresql || kind == backend::sqlite3)
+        return *kind;
+    throw migration_error("migrations support PostgreSQL and SQLite, not " +
+                          sql.get_backend_name() + " (it has no transactional DDL)");
 }
 
 struct recorded_row {
@@ -88,7 +61,7 @@ public:
             return;  // SQLite: each migration's BEGIN IMMEDIATE does it
         key_ = std::to_string(
             static_cast<long long>(detail::fnv1a(table, detail::fnv1a("asio_soci_migrations:"))));
-        execute_native(sql_, "SELECT pg_advisory_lock(" + key_ + ")");
+        detail::execute_native(sql_, "SELECT pg_advisory_lock(" + key_ + ")");
         held_ = true;
     }
     ~advisory_lock() {
@@ -96,10 +69,10 @@ public:
             return;
         try {
             detail::rollback_if_open(sql_);
-            execute_native(sql_, "SELECT pg_advisory_unlock(" + key_ + ")");
+            detail::execute_native(sql_, "SELECT pg_advisory_unlock(" + key_ + ")");
         } catch (...) {
             try {  // never leave the lock on a pooled connection
-                execute_native(sql_, "SELECT pg_advisory_unlock_all()");
+                detail::execute_native(sql_, "SELECT pg_advisory_unlock_all()");
             } catch (...) {
             }
         }
@@ -116,19 +89,18 @@ private:
 // The migrations of one set against the version table, on one connection.
 class migration_engine {
 public:
-    migration_engine(soci::session& sql, const migration_set& set, const migration_options& options,
-                     std::shared_ptr<spdlog::logger> logger)
+    migration_engine(soci::session& sql, const detail::migration_context& context)
         : sql_(sql),
-          set_(set),
-          table_(options.version_table),
+          set_(context.migrations),
+          table_(context.options.version_table),
           dialect_(dialect_of(sql)),
-          logger_(detail::logger_or_default(logger)) {
+          logger_(detail::logger_or_default(context.logger)) {
         detail::check_table_name(table_);
     }
 
     std::vector<std::string> upgrade(std::string_view target) {
         advisory_lock lock{sql_, dialect_, table_};
-        execute_native(sql_, detail::version_table_ddl(dialect_, table_));
+        detail::execute_native(sql_, detail::version_table_ddl(dialect_, table_));
         refuse_mismatch(compare(read_rows()));
         std::vector<std::string> applied;
         const auto end = detail::target_position(set_, target);
@@ -148,7 +120,7 @@ public:
 
     std::vector<std::string> downgrade(std::string_view target) {
         advisory_lock lock{sql_, dialect_, table_};
-        execute_native(sql_, detail::version_table_ddl(dialect_, table_));
+        detail::execute_native(sql_, detail::version_table_ddl(dialect_, table_));
         const auto history = compare(read_rows());
         refuse_mismatch(history);
         const auto end = detail::target_position(set_, target);
@@ -197,7 +169,7 @@ public:
 
     void stamp(std::string_view revision) {
         advisory_lock lock{sql_, dialect_, table_};
-        execute_native(sql_, detail::version_table_ddl(dialect_, table_));
+        detail::execute_native(sql_, detail::version_table_ddl(dialect_, table_));
         const auto end = detail::target_position(set_, revision);
         in_transaction([&] {
             std::map<std::uint64_t, std::string> recorded;
@@ -218,7 +190,7 @@ public:
 
     repair_result repair() {
         advisory_lock lock{sql_, dialect_, table_};
-        execute_native(sql_, detail::version_table_ddl(dialect_, table_));
+        detail::execute_native(sql_, detail::version_table_ddl(dialect_, table_));
         repair_result result;
         in_transaction([&] {
             for (const auto& status : compare(read_rows())) {
@@ -271,10 +243,10 @@ private:
         }
         for (const auto& statement : statements) {
             try {
-                execute_native(sql_, statement.text);
-            } catch (const std::exception& e) {
+                detail::execute_native(sql_, statement.text);
+            } catch (const soci::soci_error& e) {  // the statement follows, once
                 throw migration_error(file + ", line " + std::to_string(statement.line) + ": " +
-                                      detail::one_line(e.what()) +
+                                      detail::one_line(e.get_error_message()) +
                                       "; statement: " + detail::one_line(statement.text) +
                                       "; rolled back, the database stays at the previous revision");
             }
@@ -418,17 +390,6 @@ private:
     std::shared_ptr<spdlog::logger> logger_;
 };
 
-// A function for as_future that runs `op(engine)` on the connection it is given. It
-// owns copies of what it needs, so that it depends on nothing of the migrator's.
-template <class Op>
-auto engine_job(const migrator& m, Op op) {
-    return [set = m.migrations(), options = m.options(), logger = m.factory().options().logger,
-            op = std::move(op)](soci::session& sql) {
-        migration_engine engine{sql, set, options, logger};
-        return op(engine);
-    };
-}
-
 // migration_options::wait_for_database: the delays between attempts to reach the
 // database, until the wait is used up.
 class database_wait {
@@ -458,22 +419,87 @@ private:
     std::chrono::milliseconds delay_{250};
 };
 
-// A session for the migrator's job; see migration_options::wait_for_database.
-session acquire_blocking(const session_factory& factory, const migration_options& options) {
-    database_wait wait{factory, options.wait_for_database};
-    for (;;) {
-        try {
-            return factory.async_acquire(asio::use_future).get();
-        } catch (const connection_error& e) {
-            const auto delay = wait.next_delay(e);
-            if (!delay)
-                throw;
-            std::this_thread::sleep_for(*delay);
-        }
-    }
+}  // namespace
+
+migrator::migrator(session_factory factory, migration_set migrations, migration_options options)
+    : factory_(std::move(factory)),
+      migrations_(std::move(migrations)),
+      options_(std::move(options)) {
+    if (!factory_)
+        throw std::invalid_argument("migrator: the session factory is empty");
+    if (options_.wait_for_database < std::chrono::milliseconds::zero())
+        throw std::invalid_argument("migration_options: wait_for_database must not be negative");
+    detail::check_table_name(options_.version_table);
 }
 
-asio::awaitable<session> acquire_awaitable(session_factory factory, migration_options options) {
+// The synchronous forms: the asynchronous ones, waited for.
+
+std::vector<std::string> migrator::upgrade(std::string_view target) const {
+    return async_upgrade(std::string(target), asio::use_future).get();
+}
+std::vector<std::string> migrator::downgrade(std::string_view target) const {
+    return async_downgrade(std::string(target), asio::use_future).get();
+}
+std::optional<std::string> migrator::current() const {
+    return async_current(asio::use_future).get();
+}
+std::vector<migration_status> migrator::history() const {
+    return async_history(asio::use_future).get();
+}
+std::vector<migration> migrator::pending() const {
+    return async_pending(asio::use_future).get();
+}
+void migrator::stamp(std::string_view revision) const {
+    async_stamp(std::string(revision), asio::use_future).get();
+}
+repair_result migrator::repair() const {
+    return async_repair(asio::use_future).get();
+}
+void migrator::verify() const {
+    async_verify(asio::use_future).get();
+}
+
+std::vector<std::string> upgrade_to_head(const session_factory& factory,
+                                         const migration_set& migrations,
+                                         const migration_options& options) {
+    return migrator{factory, migrations, options}.upgrade();
+}
+
+namespace detail {
+
+std::vector<std::string> upgrade_step(soci::session& sql, const migration_context& context,
+                                      const std::string& target) {
+    return migration_engine{sql, context}.upgrade(target);
+}
+std::vector<std::string> downgrade_step(soci::session& sql, const migration_context& context,
+                                        const std::string& target) {
+    return migration_engine{sql, context}.downgrade(target);
+}
+std::optional<std::string> current_step(soci::session& sql, const migration_context& context,
+                                        const std::string&) {
+    return migration_engine{sql, context}.current();
+}
+std::vector<migration_status> history_step(soci::session& sql, const migration_context& context,
+                                           const std::string&) {
+    return migration_engine{sql, context}.history();
+}
+std::vector<migration> pending_step(soci::session& sql, const migration_context& context,
+                                    const std::string&) {
+    return migration_engine{sql, context}.pending();
+}
+void stamp_step(soci::session& sql, const migration_context& context, const std::string& revision) {
+    migration_engine{sql, context}.stamp(revision);
+}
+repair_result repair_step(soci::session& sql, const migration_context& context,
+                          const std::string&) {
+    return migration_engine{sql, context}.repair();
+}
+void verify_step(soci::session& sql, const migration_context& context, const std::string&) {
+    migration_engine{sql, context}.verify();
+}
+
+asio::awaitable<session> acquire_for_migrations(session_factory factory,
+                                                migration_options options) {
     database_wait wait{factory, options.wait_for_database};
     for (;;) {
         std::exception_ptr failure;
@@ -491,119 +517,6 @@ asio::awaitable<session> acquire_awaitable(session_factory factory, migration_op
     }
 }
 
-// Blocks the calling thread until `job` has run on a pooled connection. Jobs manage
-// their own transactions (never an autobegun one): a migration's DDL commits with it.
-template <class Job>
-auto run_blocking(const migrator& m, Job job) {
-    auto s = acquire_blocking(m.factory(), m.options());
-    return detail::initiate_session_call(s, std::move(job), asio::use_future,
-                                         detail::session_call::transaction_control)
-        .get();
-}
-
-// Owns copies of what it needs: the awaitable may outlive the migrator.
-template <class Job>
-auto run_awaitable(session_factory factory, migration_options options, Job job)
-    -> asio::awaitable<std::invoke_result_t<Job&, soci::session&>> {
-    auto s = co_await acquire_awaitable(std::move(factory), std::move(options));
-    co_return co_await detail::initiate_session_call(s, std::move(job), asio::use_awaitable,
-                                                     detail::session_call::transaction_control);
-}
-
-}  // namespace
-
-migrator::migrator(session_factory factory, migration_set migrations, migration_options options)
-    : factory_(std::move(factory)),
-      migrations_(std::move(migrations)),
-      options_(std::move(options)) {
-    if (!factory_)
-        throw std::invalid_argument("migrator: the session factory is empty");
-    if (options_.wait_for_database < std::chrono::milliseconds::zero())
-        throw std::invalid_argument("migration_options: wait_for_database must not be negative");
-    detail::check_table_name(options_.version_table);
-}
-
-// The synchronous forms block until the job is done, so it may borrow their arguments.
-
-std::vector<std::string> migrator::upgrade(std::string_view target) {
-    return run_blocking(*this,
-                        engine_job(*this, [&](migration_engine& e) { return e.upgrade(target); }));
-}
-std::vector<std::string> migrator::downgrade(std::string_view target) {
-    return run_blocking(
-        *this, engine_job(*this, [&](migration_engine& e) { return e.downgrade(target); }));
-}
-std::optional<std::string> migrator::current() {
-    return run_blocking(*this, engine_job(*this, [](migration_engine& e) { return e.current(); }));
-}
-std::vector<migration_status> migrator::history() {
-    return run_blocking(*this, engine_job(*this, [](migration_engine& e) { return e.history(); }));
-}
-std::vector<migration> migrator::pending() {
-    return run_blocking(*this, engine_job(*this, [](migration_engine& e) { return e.pending(); }));
-}
-void migrator::stamp(std::string_view revision) {
-    run_blocking(*this, engine_job(*this, [&](migration_engine& e) { e.stamp(revision); }));
-}
-repair_result migrator::repair() {
-    return run_blocking(*this, engine_job(*this, [](migration_engine& e) { return e.repair(); }));
-}
-void migrator::verify() {
-    run_blocking(*this, engine_job(*this, [](migration_engine& e) { e.verify(); }));
-}
-
-// The awaitable forms' jobs own their arguments.
-
-asio::awaitable<std::vector<std::string>> migrator::async_upgrade(std::string target) {
-    return run_awaitable(factory_, options_,
-                         engine_job(*this, [target = std::move(target)](migration_engine& e) {
-                             return e.upgrade(target);
-                         }));
-}
-asio::awaitable<std::vector<std::string>> migrator::async_downgrade(std::string target) {
-    return run_awaitable(factory_, options_,
-                         engine_job(*this, [target = std::move(target)](migration_engine& e) {
-                             return e.downgrade(target);
-                         }));
-}
-asio::awaitable<std::optional<std::string>> migrator::async_current() {
-    return run_awaitable(factory_, options_,
-                         engine_job(*this, [](migration_engine& e) { return e.current(); }));
-}
-asio::awaitable<std::vector<migration_status>> migrator::async_history() {
-    return run_awaitable(factory_, options_,
-                         engine_job(*this, [](migration_engine& e) { return e.history(); }));
-}
-asio::awaitable<std::vector<migration>> migrator::async_pending() {
-    return run_awaitable(factory_, options_,
-                         engine_job(*this, [](migration_engine& e) { return e.pending(); }));
-}
-asio::awaitable<void> migrator::async_stamp(std::string revision) {
-    return run_awaitable(factory_, options_,
-                         engine_job(*this, [revision = std::move(revision)](migration_engine& e) {
-                             e.stamp(revision);
-                         }));
-}
-asio::awaitable<repair_result> migrator::async_repair() {
-    return run_awaitable(factory_, options_,
-                         engine_job(*this, [](migration_engine& e) { return e.repair(); }));
-}
-asio::awaitable<void> migrator::async_verify() {
-    return run_awaitable(factory_, options_,
-                         engine_job(*this, [](migration_engine& e) { e.verify(); }));
-}
-
-asio::awaitable<std::vector<std::string>> async_upgrade_to_head(session_factory factory,
-                                                                migration_set migrations,
-                                                                migration_options options) {
-    migrator m{std::move(factory), std::move(migrations), std::move(options)};
-    co_return co_await m.async_upgrade();
-}
-
-std::vector<std::string> upgrade_to_head(const session_factory& factory,
-                                         const migration_set& migrations,
-                                         const migration_options& options) {
-    return migrator{factory, migrations, options}.upgrade();
-}
+}  // namespace detail
 
 }  // namespace asio_soci

@@ -11,11 +11,6 @@ std::string_view dialect_name(backend dialect) {
     return dialect == backend::postgresql ? "postgresql" : "sqlite";
 }
 
-void check_dialect(backend dialect) {
-    if (dialect != backend::postgresql && dialect != backend::sqlite3)
-        throw migration_error("migrations support PostgreSQL and SQLite");
-}
-
 // One migration's script in its transaction, with its version-table bookkeeping.
 void append_step(std::string& out, backend dialect, const std::string& file,
                  const std::string& script, const std::string& bookkeeping) {
@@ -26,13 +21,24 @@ void append_step(std::string& out, backend dialect, const std::string& file,
     out += bookkeeping + ";\nCOMMIT;\n";
 }
 
-std::string header(std::string_view operation, std::string_view from, std::string_view to,
-                   backend dialect, const migration_options& options) {
+// A script's range of revisions, and its opening lines.
+struct offline_script {
+    std::size_t begin;
+    std::size_t end;
+    std::string text;
+};
+
+offline_script start_script(const migration_set& migrations, std::string_view operation,
+                            std::string_view from, std::string_view to, backend dialect,
+                            const migration_options& options) {
+    if (dialect != backend::postgresql && dialect != backend::sqlite3)
+        throw migration_error("migrations support PostgreSQL and SQLite");
     detail::check_table_name(options.version_table);
-    return "-- asio-soci migrations: " + std::string(operation) + " from " + std::string(from) +
-           " to " + std::string(to) + " (" + std::string(dialect_name(dialect)) +
-           "), generated offline\n" + detail::version_table_ddl(dialect, options.version_table) +
-           ";\n";
+    return {detail::target_position(migrations, from), detail::target_position(migrations, to),
+            "-- asio-soci migrations: " + std::string(operation) + " from " + std::string(from) +
+                " to " + std::string(to) + " (" + std::string(dialect_name(dialect)) +
+                "), generated offline\n" +
+                detail::version_table_ddl(dialect, options.version_table) + ";\n"};
 }
 
 }  // namespace
@@ -40,10 +46,7 @@ std::string header(std::string_view operation, std::string_view from, std::strin
 std::string offline_upgrade_sql(const migration_set& migrations, backend dialect,
                                 std::string_view from, std::string_view to,
                                 const migration_options& options) {
-    check_dialect(dialect);
-    const auto begin = detail::target_position(migrations, from);
-    const auto end = detail::target_position(migrations, to);
-    auto out = header("upgrade", from, to, dialect, options);
+    auto [begin, end, out] = start_script(migrations, "upgrade", from, to, dialect, options);
     for (std::size_t k = begin; k < end; ++k) {
         const auto& m = migrations.migrations()[k];
         append_step(out, dialect, m.file_name(), m.upgrade_sql,
@@ -57,10 +60,7 @@ std::string offline_upgrade_sql(const migration_set& migrations, backend dialect
 std::string offline_downgrade_sql(const migration_set& migrations, backend dialect,
                                   std::string_view to, std::string_view from,
                                   const migration_options& options) {
-    check_dialect(dialect);
-    const auto begin = detail::target_position(migrations, from);
-    const auto end = detail::target_position(migrations, to);
-    auto out = header("downgrade", from, to, dialect, options);
+    auto [begin, end, out] = start_script(migrations, "downgrade", from, to, dialect, options);
     for (std::size_t k = begin; k > end; --k) {
         const auto& m = migrations.migrations()[k - 1];
         if (!m.downgrade_sql)

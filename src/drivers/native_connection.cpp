@@ -1,4 +1,5 @@
-#include "backend.hpp"
+#include "native_connection.hpp"
+#include "native_session.hpp"
 
 #include <asio_soci/errors.hpp>
 
@@ -10,7 +11,6 @@
 #include <poll.h>
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -23,29 +23,10 @@ using namespace sqlite_api;
 
 namespace {
 
-int parse_busy_timeout(const std::string& text) {
-    int value = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc{} || end != text.data() + text.size() || value < 0)
-        throw url_error("invalid SQLite busy_timeout \"" + text +
-                        "\": expected milliseconds as a whole number >= 0");
-    return value;
-}
-
-void sqlite_exec(sqlite3* db, const std::string& sql) {
-    char* message = nullptr;
-    if (const int result = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
-        result != SQLITE_OK) {
-        std::string text = message ? message : sqlite3_errmsg(db);
-        sqlite3_free(message);
-        throw soci::sqlite3_soci_error(text + " while executing \"" + sql + "\"", result);
-    }
-}
-
 // The journal mode is a property of the database file. Switching it needs the file to
 // itself, and several new connections switching at once fail with "database is locked"
 // (no busy wait for that lock), so switches are serialised and skipped when not needed.
-void set_journal_mode(sqlite3* db, const std::string& mode) {
+void set_journal_mode(soci::session& sql, sqlite3* db, const std::string& mode) {
     static std::mutex switching;
     std::lock_guard lock{switching};
     std::string current;
@@ -58,39 +39,7 @@ void set_journal_mode(sqlite3* db, const std::string& mode) {
         std::equal(current.begin(), current.end(), mode.begin(), mode.end(),
                    [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
         return;
-    sqlite_exec(db, "PRAGMA journal_mode = " + mode);
-}
-
-transaction_state from_sqlite(sqlite3* db) {
-    return sqlite3_get_autocommit(db) ? transaction_state::idle : transaction_state::in_transaction;
-}
-
-transaction_state from_postgresql(PGconn* conn) {
-    if (PQstatus(conn) != CONNECTION_OK)
-        return transaction_state::broken;
-    switch (PQtransactionStatus(conn)) {
-        case PQTRANS_IDLE:
-            return transaction_state::idle;
-        case PQTRANS_INTRANS:
-        case PQTRANS_ACTIVE:
-            return transaction_state::in_transaction;
-        case PQTRANS_INERROR:
-            return transaction_state::failed;
-        default:
-            return transaction_state::broken;
-    }
-}
-
-// The native status of a session whose backend we know, without a round trip. (SOCI's
-// backend classes export no type information, so no dynamic_cast: ask for the name.)
-transaction_state status_of(soci::session& sql) {
-    auto* backend = sql.get_backend();
-    const auto name = backend->get_backend_name();
-    if (name == "postgresql")
-        return from_postgresql(static_cast<soci::postgresql_session_backend*>(backend)->conn_);
-    if (name == "sqlite3")
-        return from_sqlite(static_cast<soci::sqlite3_session_backend*>(backend)->conn_);
-    return transaction_state::unknown;
+    execute_native(sql, "PRAGMA journal_mode = " + mode);
 }
 
 // libpq waits for a connection, and for the acknowledgement of what it sent, without a
@@ -121,20 +70,12 @@ connect_settings make_connect_settings(const database_url& url,
         return settings;
     if (!url.is_sqlite_memory())
         settings.sqlite_journal_mode = "wal";
-    for (const auto& [key, value] : url.query()) {
-        if (key == "busy_timeout")
-            settings.sqlite_busy_timeout_ms = parse_busy_timeout(value);
-        else if (key == "journal_mode")
-            settings.sqlite_journal_mode = value;
-        else
-            throw url_error("unknown SQLite URL parameter \"" + key +
-                            "\" (expected busy_timeout or journal_mode)");
-    }
-    const auto& mode = settings.sqlite_journal_mode;
-    if (!mode.empty() &&
-        mode.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") !=
-            std::string::npos)
-        throw url_error("invalid SQLite journal_mode \"" + mode + "\"");
+    // database_url::parse() has checked them.
+    const auto& query = url.query();
+    if (const auto busy = query.find("busy_timeout"); busy != query.end())
+        settings.sqlite_busy_timeout_ms = std::stoi(busy->second);
+    if (const auto mode = query.find("journal_mode"); mode != query.end())
+        settings.sqlite_journal_mode = mode->second;
     return settings;
 }
 
@@ -217,7 +158,7 @@ void native_connection::open(soci::session& sql, const connect_settings& setting
                 },
                 this);
             if (!settings.sqlite_journal_mode.empty())
-                set_journal_mode(db, settings.sqlite_journal_mode);
+                set_journal_mode(sql, db, settings.sqlite_journal_mode);
             break;
         }
         case backend::mysql:
@@ -235,9 +176,7 @@ void native_connection::close() noexcept {
 transaction_state native_connection::transaction_status() const noexcept {
     if (!handle_)
         return kind_ == backend::mysql ? transaction_state::unknown : transaction_state::broken;
-    if (kind_ == backend::postgresql)
-        return from_postgresql(static_cast<PGconn*>(handle_));
-    return from_sqlite(static_cast<sqlite3*>(handle_));
+    return native_transaction_status(kind_, handle_);
 }
 
 bool native_connection::looks_alive() noexcept {
@@ -381,155 +320,6 @@ void native_connection::interrupt(std::uint64_t id) noexcept {
     } catch (...) {  // no thread to be had: the statement runs to its end
         PQfreeCancel(cancel);
     }
-}
-
-bool is_transient(const std::exception_ptr& error) noexcept {
-    try {
-        std::rethrow_exception(classify_error(error, false));
-    } catch (const transient_error&) {
-        return true;
-    } catch (...) {
-    }
-    return false;
-}
-
-namespace {
-
-// The quoted name after `marker` in a PostgreSQL message: `... constraint "users_pkey"`.
-std::string quoted_after(std::string_view message, std::string_view marker) {
-    const auto at = message.find(marker);
-    if (at == std::string_view::npos)
-        return {};
-    const auto start = at + marker.size();
-    const auto end = message.find('"', start);
-    return end == std::string_view::npos ? std::string{}
-                                         : std::string(message.substr(start, end - start));
-}
-
-std::string postgresql_constraint(const std::string& state, std::string_view message) {
-    if (state == "23502") {  // null value in column "c" of relation "t" violates not-null ...
-        auto column = quoted_after(message, "column \"");
-        auto table = quoted_after(message, "relation \"");
-        return table.empty() || column.empty() ? column : table + "." + column;
-    }
-    return quoted_after(message, "constraint \"");
-}
-
-// "UNIQUE constraint failed: users.email" -> "users.email".
-std::string sqlite_constraint(std::string_view message) {
-    constexpr std::string_view marker = "constraint failed: ";
-    const auto at = message.find(marker);
-    if (at == std::string_view::npos)
-        return {};
-    auto rest = message.substr(at + marker.size());
-    rest = rest.substr(0, rest.find_first_of("\n"));
-    while (!rest.empty() && (rest.back() == ' ' || rest.back() == '.'))
-        rest.remove_suffix(1);
-    return std::string(rest);
-}
-
-template <class Error>
-std::exception_ptr make(const soci::soci_error& original, std::string state, int code,
-                        std::string constraint) {
-    return std::make_exception_ptr(Error(original, std::move(state), code, std::move(constraint)));
-}
-
-}  // namespace
-
-std::exception_ptr classify_error(const std::exception_ptr& error, bool connection_broken) {
-    try {
-        std::rethrow_exception(error);
-    } catch (const database_error&) {
-        return error;  // classified already
-    } catch (const soci::postgresql_soci_error& e) {
-        const std::string state = e.sqlstate();
-        const std::string message = e.get_error_message();
-        auto constraint = postgresql_constraint(state, message);
-        if (state == "23505")
-            return make<unique_violation>(e, state, 0, std::move(constraint));
-        if (state == "23503")
-            return make<foreign_key_violation>(e, state, 0, std::move(constraint));
-        if (state == "23502")
-            return make<not_null_violation>(e, state, 0, std::move(constraint));
-        if (state == "23514")
-            return make<check_violation>(e, state, 0, std::move(constraint));
-        if (state.starts_with("23"))
-            return make<integrity_error>(e, state, 0, std::move(constraint));
-        if (state == "40001")
-            return make<serialization_failure>(e, state, 0, {});
-        if (state == "40P01")
-            return make<deadlock_detected>(e, state, 0, {});
-        if (state.starts_with("08") || connection_broken)
-            return make<connection_lost>(e, state, 0, {});
-    } catch (const soci::sqlite3_soci_error& e) {
-        const int code = e.result();
-        auto constraint = sqlite_constraint(e.get_error_message());
-        switch (code) {
-            case SQLITE_CONSTRAINT_UNIQUE:
-            case SQLITE_CONSTRAINT_PRIMARYKEY:
-                return make<unique_violation>(e, {}, code, std::move(constraint));
-            case SQLITE_CONSTRAINT_FOREIGNKEY:
-                return make<foreign_key_violation>(e, {}, code, std::move(constraint));
-            case SQLITE_CONSTRAINT_NOTNULL:
-                return make<not_null_violation>(e, {}, code, std::move(constraint));
-            case SQLITE_CONSTRAINT_CHECK:
-                return make<check_violation>(e, {}, code, std::move(constraint));
-            default:
-                break;
-        }
-        switch (code & 0xff) {  // the primary result code of an extended one
-            case SQLITE_CONSTRAINT:
-                return make<integrity_error>(e, {}, code, std::move(constraint));
-            case SQLITE_BUSY:
-            case SQLITE_LOCKED:
-                return make<database_busy>(e, {}, code, {});
-            default:
-                break;
-        }
-    } catch (...) {
-    }
-    return error;
-}
-
-void begin(soci::session& sql) {
-    // SQLite: take the write lock up front. A deferred transaction that reads and then
-    // writes cannot wait for another writer (SQLite returns "database is locked" at
-    // once rather than deadlock), while BEGIN IMMEDIATE waits up to the busy timeout.
-    auto* backend = sql.get_backend();
-    if (backend->get_backend_name() == "sqlite3")
-        sqlite_exec(static_cast<soci::sqlite3_session_backend*>(backend)->conn_, "BEGIN IMMEDIATE");
-    else
-        sql.begin();
-}
-
-void begin_explicitly(soci::session& sql) {
-    const auto state = status_of(sql);
-    if (state == transaction_state::in_transaction || state == transaction_state::failed)
-        throw std::logic_error(
-            "asio_soci: async_begin: a transaction is already open on this session (calls "
-            "begin one when none is open); commit or roll back first");
-    begin(sql);
-}
-
-void commit_if_open(soci::session& sql) {
-    switch (status_of(sql)) {
-        case transaction_state::idle:
-            return;
-        case transaction_state::failed:
-            // PostgreSQL answers COMMIT of a failed transaction with a rollback, and
-            // success: say so instead of letting the caller believe its work was kept.
-            sql.rollback();
-            throw transaction_failed(
-                "commit refused: a statement of this transaction failed earlier, so "
-                "PostgreSQL had aborted it; it has been rolled back and nothing was committed");
-        default:
-            sql.commit();
-    }
-}
-
-void rollback_if_open(soci::session& sql) {
-    if (status_of(sql) != transaction_state::idle)
-        sql.rollback();
 }
 
 }  // namespace asio_soci::detail

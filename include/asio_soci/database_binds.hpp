@@ -1,4 +1,4 @@
-// Several named databases (the seed's `binds`), e.g. "default" and "analytics".
+// Several named databases (tornado-sqlalchemy's `binds`), e.g. "default" and "analytics".
 #pragma once
 
 #include <asio_soci/session_factory.hpp>

@@ -1,12 +1,14 @@
-// Small per-backend helpers behind one interface: open and configure a connection,
-// read its native transaction status, check that it is alive, cancel what it runs.
-// The only code that includes libpq or sqlite3 headers.
+// native_connection: a pooled connection's native side, behind one interface for every
+// backend: open and configure it, read its transaction status, check that it is alive,
+// cancel what it runs.
 #pragma once
 
+#include "native_session.hpp"
+
 #include <asio_soci/database_url.hpp>
-#include <asio_soci/detail/core.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -37,15 +39,6 @@ connect_settings make_connect_settings(const database_url& url,
 /// Once per process, before the first connection of `kind` is used: builds the backend
 /// library's lazily initialised statics on the calling thread (see backend.cpp).
 void initialize_backend_statics(asio_soci::backend kind);
-
-/// A connection's transaction status, read without a round trip.
-enum class transaction_state {
-    idle,
-    in_transaction,
-    failed,   // PostgreSQL: a statement failed; only a rollback ends the transaction
-    unknown,  // the backend gives no status (MySQL through SOCI)
-    broken,
-};
 
 /// A connection's native handle, kept beside its soci::session.
 class native_connection {

@@ -1,0 +1,41 @@
+// job_queue: a connection's strand. Jobs run one at a time, in order, on the workers;
+// lighter than asio::strand (one post per burst of jobs, no allocation once the vector
+// has grown).
+#pragma once
+
+#include <asio_soci/detail/offload_operation.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+namespace asio_soci::detail {
+
+/// A job for one connection: what to do, and with what.
+struct slot_job {
+    enum class kind : std::uint8_t { run, prepare, reset, close, skip };
+    kind what;
+    void* subject;
+    // offload_operation* (run), acquire_waiter* (prepare), unused otherwise. A run job
+    // whose operation was cancelled before it started becomes a skip.
+};
+
+class job_queue {
+public:
+    /// Appends `job`; true when no worker is running the queue: the caller must post one.
+    bool push(slot_job job);
+    /// The next job for the worker running the queue; false (and the queue is no longer
+    /// being run) when there is none.
+    bool next(slot_job& job) noexcept;
+    /// Turns `op`'s run job into a skip if no worker has taken it yet; false if too late.
+    bool remove(const offload_operation& op) noexcept;
+
+private:
+    std::mutex mutex_;
+    std::vector<slot_job> jobs_;  // [head_, size) pending
+    std::size_t head_ = 0;
+    bool running_ = false;  // a worker is running the queue
+};
+
+}  // namespace asio_soci::detail
