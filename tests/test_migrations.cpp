@@ -4,6 +4,9 @@
 
 #include <asio_soci/migrations.hpp>
 
+#include <asio/bind_executor.hpp>
+#include <asio/use_future.hpp>
+
 #include <catch2/catch.hpp>
 
 #include <sys/wait.h>
@@ -534,6 +537,38 @@ TEST_CASE("migrations: the awaitable forms run on the factory's workers", "[db][
     }());
     CHECK(result == "2 0002 3 1");
     CHECK(db.scalar("select count(*) from " + fx.versions) == 0);
+}
+
+TEST_CASE("migrations: the async forms take any completion token and outlive the migrator",
+          "[db][migrations]") {
+    test::database db;
+    schema_fixture fx{db};
+    auto factory = asio_soci::make_session_factory(db.url());
+    asio::io_context io;
+    std::exception_ptr upgrade_error;
+    std::vector<std::string> applied;
+    {
+        asio_soci::migrator m{factory, fx.dir.load(), fx.options()};
+        // A callback, completing on the io_context it is bound to, after the migrator is
+        // gone.
+        m.async_upgrade("0002", asio::bind_executor(io, [&](std::exception_ptr e,
+                                                            std::vector<std::string> revisions) {
+                            CHECK(io.get_executor().running_in_this_thread());
+                            upgrade_error = e;
+                            applied = std::move(revisions);
+                        }));
+    }
+    io.run();
+    CHECK_FALSE(upgrade_error);
+    CHECK(applied == std::vector<std::string>{"0001", "0002"});
+
+    asio_soci::migrator m{factory, fx.dir.load(), fx.options()};
+    CHECK(m.async_current(asio::use_future).get() == "0002");
+    m.async_verify(asio::use_future).get();
+    // An error arrives as the token delivers errors: here, thrown by the future.
+    CHECK_THROWS_AS(m.async_upgrade("0009", asio::use_future).get(), asio_soci::migration_error);
+    // The synchronous forms are the same operations, waited for.
+    CHECK(m.downgrade("base") == std::vector<std::string>{"0002", "0001"});
 }
 
 // --- the CLI -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 namespace asio_soci::detail {
@@ -21,6 +22,7 @@ struct slot_job {
     // whose operation was cancelled before it started becomes a skip.
 };
 
+/// Every operation passes through push() and next(): defined here, to be inlined.
 class job_queue {
 public:
     /// Appends `job`; true when no worker is running the queue: the caller must post one.
@@ -37,5 +39,35 @@ private:
     std::size_t head_ = 0;
     bool running_ = false;  // a worker is running the queue
 };
+
+inline bool job_queue::push(slot_job job) {
+    std::lock_guard lock{mutex_};
+    jobs_.push_back(job);
+    return !std::exchange(running_, true);
+}
+
+inline bool job_queue::next(slot_job& job) noexcept {
+    std::lock_guard lock{mutex_};
+    if (head_ == jobs_.size()) {
+        jobs_.clear();  // keeps its capacity: no allocation next time
+        head_ = 0;
+        running_ = false;
+        return false;
+    }
+    job = jobs_[head_++];
+    return true;
+}
+
+inline bool job_queue::remove(const offload_operation& op) noexcept {
+    std::lock_guard lock{mutex_};
+    for (auto i = head_; i < jobs_.size(); ++i) {
+        auto& job = jobs_[i];
+        if (job.what == slot_job::kind::run && job.subject == &op) {
+            job = {slot_job::kind::skip, nullptr};
+            return true;
+        }
+    }
+    return false;
+}
 
 }  // namespace asio_soci::detail

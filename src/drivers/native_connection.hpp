@@ -37,7 +37,7 @@ connect_settings make_connect_settings(const database_url& url,
                                        std::chrono::milliseconds acquire_timeout);
 
 /// Once per process, before the first connection of `kind` is used: builds the backend
-/// library's lazily initialised statics on the calling thread (see backend.cpp).
+/// library's lazily initialised statics on the calling thread (see native_connection.cpp).
 void initialize_backend_statics(asio_soci::backend kind);
 
 /// A connection's native handle, kept beside its soci::session.
