@@ -3,10 +3,13 @@
 #pragma once
 
 #include <asio_soci/database_url.hpp>
+#include <asio_soci/detail/offload_traits.hpp>
 #include <asio_soci/detail/session_call.hpp>
 #include <asio_soci/session.hpp>
 #include <asio_soci/session_factory.hpp>
 
+#include <asio/associated_executor.hpp>
+#include <asio/async_result.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/cancellation_state.hpp>
 #include <asio/co_spawn.hpp>
@@ -21,6 +24,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace soci {
@@ -208,6 +212,23 @@ asio::awaitable<R> run_migration_job(session_factory factory, migration_job<R> j
                                           session_call::transaction_control);
 }
 
+/// Runs a migration job in a coroutine on the handler's associated executor (the
+/// factory's workers when it has none), so that its operations belong to the caller's
+/// execution context and end with it on shutdown, like every other operation.
+struct initiate_migration_job {
+    template <class Handler, class R>
+    void operator()(Handler handler, session_factory factory, migration_job<R> job) const {
+        auto run = run_migration_job<R>(factory, std::move(job));
+        using executor = asio::associated_executor_t<Handler, session_factory::executor_type>;
+        // An executor that is no I/O executor (use_future's runs inline): the workers.
+        if constexpr (std::is_convertible_v<executor, asio::any_io_executor>)
+            asio::co_spawn(asio::get_associated_executor(handler, factory.get_executor()),
+                           std::move(run), std::move(handler));
+        else
+            asio::co_spawn(factory.get_executor(), std::move(run), std::move(handler));
+    }
+};
+
 }  // namespace detail
 
 /// Applies a migration_set to the database of a session factory.
@@ -234,7 +255,9 @@ asio::awaitable<R> run_migration_job(session_factory factory, migration_job<R> j
 /// The asynchronous forms:
 /// Completion signature: void(std::exception_ptr, R) with R the synchronous form's
 /// result, or void(std::exception_ptr) where it returns nothing.
-/// Executor: the handler's associated executor; without one, a worker of the factory.
+/// Executor: the handler's associated I/O executor, where the operation also runs (it
+/// only waits there), so that it ends with that executor's context on shutdown; without
+/// one (a plain callback, use_future), a worker of the factory.
 /// Cancellation (e.g. `co_await (m.async_upgrade() || timer)`): while waiting for a
 /// connection (or for the database, see migration_options::wait_for_database), any
 /// type; nothing runs and the operation completes with operation_aborted. Once the
@@ -320,11 +343,10 @@ private:
     template <class R, class CompletionToken>
     auto run(R (*step)(soci::session&, const detail::migration_context&, const std::string&),
              std::string argument, CompletionToken&& token) const {
-        detail::migration_job<R> job{
-            step, {migrations_, options_, factory_.options().logger}, std::move(argument)};
-        return asio::co_spawn(factory_.get_executor(),
-                              detail::run_migration_job<R>(factory_, std::move(job)),
-                              std::forward<CompletionToken>(token));
+        return asio::async_initiate<CompletionToken, typename detail::offload_signature<R>::type>(
+            detail::initiate_migration_job{}, token, factory_,
+            detail::migration_job<R>{
+                step, {migrations_, options_, factory_.options().logger}, std::move(argument)});
     }
 
     session_factory factory_;

@@ -1,7 +1,7 @@
 // pool: the connection slots, the FIFO of acquisitions and its timeout, and the jobs
 // that open, check, reset and run work on a connection (always on its strand, the
 // slot's job_queue). The hand-over of connections is in pool.cpp, the jobs in
-// connection_jobs.cpp, the one-shot form's unit of work in unit_of_work.cpp.
+// connection_jobs.cpp, how the operations run in offload_operations.cpp.
 #pragma once
 
 #include "connection_slot.hpp"

@@ -4,6 +4,8 @@
 // factory reference dropped on an io thread, and a cancel request that gets no answer.
 #include "../support.hpp"
 
+#include <asio_soci/migrations.hpp>
+
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/bind_executor.hpp>
 #include <asio/cancellation_signal.hpp>
@@ -13,6 +15,7 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/post.hpp>
 #include <asio/read.hpp>
+#include <asio/use_future.hpp>
 #include <asio/write.hpp>
 
 #include <soci/soci.h>
@@ -72,6 +75,42 @@ TEST_CASE("core review: destroying a stopped io_context with a call in flight", 
     // The connection came back, rolled back.
     asio::io_context io;
     CHECK(test::run(io, factory.async_acquire()));
+}
+
+TEST_CASE("core review: destroying a stopped io_context with a migration waiting for a connection",
+          "[db]") {
+    test::database db;
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+    const asio_soci::migration_set migrations{std::vector<asio_soci::migration>{
+        {"0001", "create_migrated", "CREATE TABLE " + db.table("migrated") + " (id integer)", {}}}};
+    const asio_soci::migration_options options{.version_table = db.table("versions")};
+    auto held = factory.async_acquire(asio::use_future).get();  // the migration must wait
+    bool resumed = false;
+    {
+        asio::io_context io;
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                asio_soci::migrator m{factory, migrations, options};
+                co_await m.async_upgrade();
+                resumed = true;
+            },
+            asio::detached);
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                while (factory.stats().waiting == 0)
+                    co_await asio::post(io, asio::use_awaitable);
+                io.stop();
+            },
+            asio::detached);
+        io.run();
+    }  // ~io_context: the migration, part of this context, ends with it
+    held.release();
+    CHECK_FALSE(resumed);
+    // Nothing ran, and nothing is left waiting for the connection.
+    CHECK(asio_soci::migrator(factory, migrations, options).current() == std::nullopt);
+    CHECK(factory.stats().waiting == 0);
 }
 
 // PostgreSQL answers COMMIT of a transaction in which a statement failed with a rollback.
