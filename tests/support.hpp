@@ -76,6 +76,18 @@ T run(asio::io_context& io, asio::awaitable<T> aw) {
     return result.get();
 }
 
+/// Spawns `count` coroutines, make(0) ... make(count - 1), on `io`, runs it until they
+/// have all ended, and returns how many ended with an exception.
+template <class MakeCoroutine>
+int run_concurrently(asio::io_context& io, int count, MakeCoroutine make) {
+    int failures = 0;
+    for (int i = 0; i < count; ++i)
+        asio::co_spawn(io, make(i), [&](std::exception_ptr e) { failures += e != nullptr; });
+    io.restart();
+    io.run();
+    return failures;
+}
+
 /// Completes once `flag` is set (by another thread), checking every millisecond: a
 /// way to wait for an event in a race such as `co_await (call() || wait_until(f))`,
 /// which then cancels `call()` at a known point rather than after a guessed delay.

@@ -535,32 +535,22 @@ TEST_CASE("pool: concurrent read-then-write transactions all commit", "[db]") {
     auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 4});
     asio::io_context io;
     constexpr int writers = 8, rows_each = 50;
-    int failures = 0;
-    for (int w = 0; w < writers; ++w) {
-        asio::co_spawn(
-            io,
-            [&, w]() -> asio::awaitable<void> {
-                for (int i = 0; i < rows_each; ++i) {
-                    auto s = co_await factory.async_acquire();
-                    co_await s.async_begin();
-                    co_await asio_soci::as_future(s, [&](soci::session& sql) {
-                        int next = 0;
-                        sql << "select count(*) from " + table, soci::into(next);
-                        const int id = w * rows_each + i;
-                        const std::string name = std::to_string(id) + "/" + std::to_string(next);
-                        sql << "insert into " + table + " (id, name) values (:id, :name)",
-                            soci::use(id), soci::use(name);
-                    });
-                    co_await s.async_commit();
-                }
-            },
-            [&](std::exception_ptr e) {
-                if (e)
-                    ++failures;
+    auto writer = [&](int w) -> asio::awaitable<void> {
+        for (int i = 0; i < rows_each; ++i) {
+            auto s = co_await factory.async_acquire();
+            co_await s.async_begin();
+            co_await asio_soci::as_future(s, [&](soci::session& sql) {
+                int next = 0;
+                sql << "select count(*) from " + table, soci::into(next);
+                const int id = w * rows_each + i;
+                const std::string name = std::to_string(id) + "/" + std::to_string(next);
+                sql << "insert into " + table + " (id, name) values (:id, :name)", soci::use(id),
+                    soci::use(name);
             });
-    }
-    io.run();
-    CHECK(failures == 0);
+            co_await s.async_commit();
+        }
+    };
+    CHECK(test::run_concurrently(io, writers, writer) == 0);
     CHECK(db.scalar("select count(*) from " + table) == writers * rows_each);
 }
 

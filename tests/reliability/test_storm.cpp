@@ -137,7 +137,6 @@ TEST_CASE("storm: 8 concurrent writers x 1,000 inserts all land", "[db]") {
     auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 8});
     asio::io_context io;
     constexpr int writers = 8, inserts_each = 1000;
-    int failures = 0;
     auto writer = [&](int w) -> asio::awaitable<void> {
         for (int i = 0; i < inserts_each; ++i) {
             const int id = w * inserts_each + i;
@@ -148,9 +147,6 @@ TEST_CASE("storm: 8 concurrent writers x 1,000 inserts all land", "[db]") {
             });
         }
     };
-    for (int w = 0; w < writers; ++w)
-        asio::co_spawn(io, writer(w), [&](std::exception_ptr e) { failures += e != nullptr; });
-    io.run();
-    CHECK(failures == 0);
+    CHECK(test::run_concurrently(io, writers, writer) == 0);
     CHECK(db.scalar("select count(*) from " + table) == writers * inserts_each);
 }

@@ -43,10 +43,7 @@ public:
 
     void cancel_for_shutdown() noexcept override { cancel_acquire(*pool_, *this); }
 
-    void discard() noexcept override {
-        holder_.cancellation_slot().clear();
-        allocation::destroy(this);
-    }
+    void discard() noexcept override { holder_.free_without_upcall(this); }
 
 private:
     friend allocation;
@@ -66,14 +63,9 @@ private:
     }
 
     void finish() {
-        holder_.cancellation_slot().clear();
         // Dropped here, on the caller's thread, after the upcall (see function_op).
         [[maybe_unused]] auto pool_reference = std::move(pool_);
-        auto handler = holder_.take();
-        auto error = std::move(error_);
-        auto leased = std::move(session_);
-        allocation::destroy(this);  // Asio's rule: free the operation before the upcall
-        std::move(handler)(std::move(error), std::move(leased));
+        holder_.free_then_upcall(this, std::move(error_), std::move(session_));
     }
 
     typename allocation::allocator allocator_;

@@ -78,9 +78,8 @@ public:
     // The executor dropped the completion unrun (it was shut down): the handler goes
     // without an upcall, and its slot no longer points here.
     void discard() noexcept override {
-        holder_.cancellation_slot().clear();
         [[maybe_unused]] auto pool_reference = take_pool_reference();
-        allocation::destroy(this);
+        holder_.free_without_upcall(this);
     }
 
 private:
@@ -105,20 +104,15 @@ private:
     };
 
     void finish(bool aborted) {
-        holder_.cancellation_slot().clear();
         // The caller's thread, not a worker, drops the pool reference (a pool cannot
         // join its workers from one of them): after the upcall, as the last thing.
         [[maybe_unused]] auto pool_reference = take_pool_reference();
-        auto handler = holder_.take();
         auto error = aborted ? operation_aborted() : this->take_error();
-        if constexpr (std::is_void_v<result>) {
-            allocation::destroy(this);  // Asio's rule: free the operation before the upcall
-            std::move(handler)(error);
-        } else {
-            result value = (!aborted && result_) ? std::move(*result_) : result{};
-            allocation::destroy(this);
-            std::move(handler)(error, std::move(value));
-        }
+        if constexpr (std::is_void_v<result>)
+            holder_.free_then_upcall(this, std::move(error));
+        else
+            holder_.free_then_upcall(this, std::move(error),
+                                     (!aborted && result_) ? std::move(*result_) : result{});
     }
 
     auto take_pool_reference() noexcept {

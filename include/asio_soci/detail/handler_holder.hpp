@@ -115,10 +115,24 @@ public:
             post();
     }
 
-    /// Moves the handler out and lets the executor's outstanding work go.
-    Handler take() noexcept {
+    /// Ends `op` by Asio's rules: disconnects its canceller, frees the operation (and
+    /// with it this holder), and only then calls the handler with `args`, values already
+    /// moved out of the operation.
+    template <class Op, class... Args>
+    void free_then_upcall(Op* op, Args... args) {
+        cancellation_slot().clear();
         work_.reset();
-        return std::move(handler_);
+        auto handler = std::move(handler_);
+        op_allocation<Op, Handler>::destroy(op);
+        std::move(handler)(std::move(args)...);
+    }
+
+    /// Frees `op` without an upcall (its executor dropped the completion unrun): the
+    /// handler goes, and its slot no longer points at the operation.
+    template <class Op>
+    void free_without_upcall(Op* op) noexcept {
+        cancellation_slot().clear();
+        op_allocation<Op, Handler>::destroy(op);
     }
 
 private:
