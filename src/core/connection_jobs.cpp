@@ -3,6 +3,7 @@
 #include "pool.hpp"
 
 #include "../drivers/error_classification.hpp"
+#include "../drivers/pg_exchange.hpp"
 #include "core_access.hpp"
 
 #include <asio_soci/detail/handler_holder.hpp>
@@ -125,6 +126,10 @@ void pool::drain(connection_slot& slot) noexcept {
             case slot_job::kind::close:
                 connector_.close(slot, nullptr);
                 break;
+            case slot_job::kind::lend:
+                // The strand stays taken: end_loan() gives it back.
+                start_pg_exchange(slot, *static_cast<pg_operation*>(job.subject));
+                return;
             case slot_job::kind::skip:
                 break;
         }
@@ -181,7 +186,7 @@ void pool::classify(connection_slot& slot, offload_operation& op) noexcept {
 void pool::cancel_offload(connection_slot& slot, offload_operation& op, bool interrupt) noexcept {
     using namespace offload_state;
     auto& state = core_access::state(op);
-    if (slot.jobs.remove(op)) {  // nothing ran: complete at once
+    if (slot.jobs.remove(slot_job::kind::run, &op)) {  // nothing ran: complete at once
         state.store(cancelled, std::memory_order_relaxed);
         slot.pending_ops.fetch_sub(1, std::memory_order_release);
         core_access::done_with(op, slot);
@@ -194,6 +199,44 @@ void pool::cancel_offload(connection_slot& slot, offload_operation& op, bool int
     if (!transition(state, running, cancel_requested))
         return;  // committing or finished: too late, the real outcome will arrive
     slot.native.interrupt(core_access::id(op).load(std::memory_order_relaxed));
+}
+
+void pool::lend(connection_slot& slot, pg_operation& op) {
+    slot.pending_ops.fetch_add(1, std::memory_order_relaxed);
+    if (slot.jobs.try_take())
+        start_pg_exchange(slot, op);
+    else
+        enqueue(slot, {slot_job::kind::lend, &op});
+}
+
+bool pool::withdraw(connection_slot& slot, pg_operation& op) noexcept {
+    if (!slot.jobs.remove(slot_job::kind::lend, &op))
+        return false;
+    slot.pending_ops.fetch_sub(1, std::memory_order_release);
+    return true;
+}
+
+void pool::end_loan(connection_slot& slot, pg_operation& op, bool interrupted, bool aborted,
+                    bool close) noexcept {
+    auto give_back_strand = [this, &slot, &op, interrupted, aborted, close] {
+        if (!slot.native.end_operation(interrupted))
+            connector_.close(slot, "a cancel request got no answer in time");
+        else if (close && slot.sql)
+            connector_.close(slot, "a zero-hop call left it in an unknown state");
+        slot.needs_reset.store(
+            slot.sql && slot.native.transaction_status() != transaction_state::idle,
+            std::memory_order_relaxed);
+        slot.pending_ops.fetch_sub(1, std::memory_order_release);
+        if (slot.jobs.resume())
+            asio::post(workers_, [this, &slot] { drain(slot); });
+        op.complete(aborted);  // the completion owns the operation from here on
+    };
+    // Waiting for a cancel request's answer, or closing, blocks: never on the caller's
+    // thread.
+    if (interrupted || close)
+        asio::post(workers_, give_back_strand);
+    else
+        give_back_strand();
 }
 
 }  // namespace asio_soci::detail

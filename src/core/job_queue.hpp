@@ -15,11 +15,12 @@ namespace asio_soci::detail {
 
 /// A job for one connection: what to do, and with what.
 struct slot_job {
-    enum class kind : std::uint8_t { run, prepare, reset, close, skip };
+    enum class kind : std::uint8_t { run, prepare, reset, close, lend, skip };
     kind what;
     void* subject;
-    // offload_operation* (run), acquire_waiter* (prepare), unused otherwise. A run job
-    // whose operation was cancelled before it started becomes a skip.
+    // offload_operation* (run), acquire_waiter* (prepare), pg_operation* (lend: the
+    // connection is lent to a zero-hop call, which gives the queue back when done),
+    // unused otherwise. A run or lend job cancelled before it started becomes a skip.
 };
 
 /// Every operation passes through push() and next(): defined here, to be inlined.
@@ -30,8 +31,15 @@ public:
     /// The next job for the worker running the queue; false (and the queue is no longer
     /// being run) when there is none.
     bool next(slot_job& job) noexcept;
-    /// Turns `op`'s run job into a skip if no worker has taken it yet; false if too late.
-    bool remove(const offload_operation& op) noexcept;
+    /// Turns the `what` job for `subject` into a skip if no worker has taken it yet;
+    /// false if too late.
+    bool remove(slot_job::kind what, const void* subject) noexcept;
+    /// Takes the queue when it is empty and nobody runs it: true, and the caller runs
+    /// it (a zero-hop call borrowing the connection), until it calls resume().
+    bool try_take() noexcept;
+    /// The borrower is done: false when the queue is empty (and now free); true when
+    /// jobs are waiting: the caller must post a worker to run them.
+    bool resume() noexcept;
 
 private:
     std::mutex mutex_;
@@ -58,15 +66,33 @@ inline bool job_queue::next(slot_job& job) noexcept {
     return true;
 }
 
-inline bool job_queue::remove(const offload_operation& op) noexcept {
+inline bool job_queue::remove(slot_job::kind what, const void* subject) noexcept {
     std::lock_guard lock{mutex_};
     for (auto i = head_; i < jobs_.size(); ++i) {
         auto& job = jobs_[i];
-        if (job.what == slot_job::kind::run && job.subject == &op) {
+        if (job.what == what && job.subject == subject) {
             job = {slot_job::kind::skip, nullptr};
             return true;
         }
     }
+    return false;
+}
+
+inline bool job_queue::try_take() noexcept {
+    std::lock_guard lock{mutex_};
+    if (running_)
+        return false;
+    running_ = true;  // not running implies empty
+    return true;
+}
+
+inline bool job_queue::resume() noexcept {
+    std::lock_guard lock{mutex_};
+    if (head_ < jobs_.size())
+        return true;
+    jobs_.clear();
+    head_ = 0;
+    running_ = false;
     return false;
 }
 

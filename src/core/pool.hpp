@@ -13,6 +13,7 @@
 #include <asio_soci/database_url.hpp>
 #include <asio_soci/detail/acquire_waiter.hpp>
 #include <asio_soci/detail/offload_operation.hpp>
+#include <asio_soci/detail/pg_operation.hpp>
 #include <asio_soci/pool_options.hpp>
 #include <asio_soci/pool_stats.hpp>
 
@@ -49,6 +50,19 @@ public:
     // Work on a leased connection (connection_jobs.cpp).
     void submit(connection_slot& slot, offload_operation& op);
     void cancel_offload(connection_slot& slot, offload_operation& op, bool interrupt) noexcept;
+
+    // The connection lent to a zero-hop call (src/drivers/pg_exchange.cpp), which runs
+    // it on the caller's executor instead of a worker (connection_jobs.cpp).
+    /// Lends the strand to `op`: at once, on this thread, when nothing runs on it;
+    /// otherwise when the work queued before it is done.
+    void lend(connection_slot& slot, pg_operation& op);
+    /// Takes a queued `op` out unrun; false when a worker has taken it already.
+    bool withdraw(connection_slot& slot, pg_operation& op) noexcept;
+    /// `op` is done with the connection: the strand goes on, and `op` completes.
+    /// `interrupted`: a cancel request was sent (waiting for its answer moves the rest
+    /// to a worker); `close`: the connection's state is unknown, so it is closed.
+    void end_loan(connection_slot& slot, pg_operation& op, bool interrupted, bool aborted,
+                  bool close) noexcept;
 
     pool_stats stats() const;
     /// True when every connection is back in the pool, with no work queued.

@@ -171,6 +171,7 @@ void native_connection::open(soci::session& sql, const connect_settings& setting
 void native_connection::close() noexcept {
     std::lock_guard lock{interrupt_mutex_};
     handle_ = nullptr;
+    pg_statements_ = {};  // they die with the server's session
 }
 
 transaction_state native_connection::transaction_status() const noexcept {

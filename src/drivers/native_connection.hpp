@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
 namespace soci {
 class session;
@@ -86,6 +87,18 @@ public:
     /// (it connects to the server, which may not answer). Thread-safe, never blocks.
     void interrupt(std::uint64_t id) noexcept;
 
+    /// PostgreSQL: the connection's PGconn; null for another backend or when closed.
+    pg_conn* postgresql_handle() const noexcept {
+        return kind_ == asio_soci::backend::postgresql ? static_cast<pg_conn*>(handle_) : nullptr;
+    }
+    /// The statements the zero-hop PostgreSQL path has prepared on this connection
+    /// (src/drivers/pg_exchange.cpp); emptied when the connection closes.
+    struct prepared_statements {
+        std::unordered_map<std::string, std::string> names;  // key (SQL, types) -> name
+        std::uint64_t last_number = 0;
+    };
+    prepared_statements& pg_statements() noexcept { return pg_statements_; }
+
 private:
     asio_soci::backend kind_{asio_soci::backend::sqlite3};
     void* handle_ = nullptr;      // PGconn* or sqlite3*
@@ -94,6 +107,7 @@ private:
     std::atomic<std::uint64_t> running_{0};   // id of the running operation, 0: none
     std::atomic<bool> interrupted_{false};    // SQLite: the running operation is cancelled
     std::shared_ptr<cancel_request> cancel_;  // guarded by interrupt_mutex_
+    prepared_statements pg_statements_;
 };
 
 }  // namespace asio_soci::detail

@@ -78,6 +78,22 @@ transaction_state transaction_status_of(soci::session& sql) {
     return transaction_state::unknown;
 }
 
+std::exception_ptr postgresql_error(const PGresult* result, const PGconn* conn,
+                                    const std::string& statement) {
+    std::string message = result ? PQresultErrorMessage(result) : "";
+    if (message.empty())
+        message = PQerrorMessage(conn);
+    char state[6] = "XX000";  // internal_error, when the server sent no SQLSTATE
+    if (const char* field = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+        field && std::strlen(field) == 5)
+        std::memcpy(state, field, 5);
+    while (!message.empty() && message.back() == '\n')
+        message.pop_back();
+    soci::postgresql_soci_error error(message, state);
+    error.add_context("while executing \"" + statement + "\"");
+    return std::make_exception_ptr(std::move(error));
+}
+
 void execute_native(soci::session& sql, const std::string& statement) {
     const auto kind = backend_of(sql);
     if (kind == backend::postgresql) {
@@ -89,17 +105,9 @@ void execute_native(soci::session& sql, const std::string& statement) {
             PQclear(result);
             return;
         }
-        std::string message = result ? PQresultErrorMessage(result) : "";
-        if (message.empty())
-            message = PQerrorMessage(conn);
-        char state[6] = "XX000";  // internal_error, when the server sent no SQLSTATE
-        if (const char* field = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
-            field && std::strlen(field) == 5)
-            std::memcpy(state, field, 5);
+        auto error = postgresql_error(result, conn, statement);
         PQclear(result);
-        while (!message.empty() && message.back() == '\n')
-            message.pop_back();
-        throw_with_statement(soci::postgresql_soci_error(message, state), statement);
+        std::rethrow_exception(error);
     }
     if (kind == backend::sqlite3) {
         sqlite3* db = sqlite_handle(sql);

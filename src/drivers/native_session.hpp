@@ -5,8 +5,12 @@
 
 #include <asio_soci/database_url.hpp>
 
+#include <exception>
 #include <optional>
 #include <string>
+
+struct pg_conn;    // libpq's PGconn
+struct pg_result;  // libpq's PGresult
 
 namespace soci {
 class session;
@@ -34,5 +38,9 @@ std::optional<backend> backend_of(soci::session& sql);
 /// soci_error type (with the SQLite result code or the PostgreSQL SQLSTATE): its
 /// message is the driver's, the statement its context.
 void execute_native(soci::session& sql, const std::string& statement);
+/// A PostgreSQL error result (without one: the connection's error) as the
+/// soci::postgresql_soci_error SOCI would throw, with `statement` as its context.
+std::exception_ptr postgresql_error(const pg_result* result, const pg_conn* conn,
+                                    const std::string& statement);
 
 }  // namespace asio_soci::detail

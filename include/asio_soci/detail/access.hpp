@@ -25,6 +25,11 @@ struct access {
     static Session make_session(std::shared_ptr<pool> owner, connection_slot& slot) noexcept {
         return Session{std::move(owner), slot};
     }
+    /// The statements of a pg::batch.
+    template <class Batch>
+    static auto& statements_of(Batch& b) noexcept {
+        return b.statements_;
+    }
     /// A session_factory for a new pool.
     template <class Factory>
     static Factory make_factory(std::shared_ptr<pool> owner) noexcept {

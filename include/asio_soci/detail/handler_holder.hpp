@@ -151,8 +151,8 @@ private:
 };
 
 /// Completes `handler` with `error` (and a default result), without running anything:
-/// for operations that cannot start. Posted to the handler's associated executor, never
-/// run inline.
+/// for operations that cannot start, or (with a null error) have nothing to do. Posted to the
+/// handler's associated executor, never run inline.
 template <class R, class Handler>
 void post_failure(Handler handler, std::exception_ptr error) {
     auto executor = asio::get_associated_executor(handler, asio::system_executor{});

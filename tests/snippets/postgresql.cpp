@@ -1,0 +1,46 @@
+// The C++ blocks of docs/postgresql.md and the README's zero-hop section, compiled with
+// the tests; check_snippets.cpp keeps the docs equal to the regions below.
+// clang-format off: the layout is the docs', which show these regions verbatim.
+
+#include <asio_soci/asio_soci.hpp>
+#include <asio_soci/postgresql.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+// [snippet zero-hop]
+// [hide]
+asio::awaitable<std::vector<std::string>> rename(asio_soci::request_scope& scope, long long id,
+                                                 std::string name) {
+    // [show]
+    asio_soci::session& s = co_await scope.session();
+    auto users = co_await asio_soci::pg::async_query(
+        s, "select id, name from users where id >= $1 order by id", id);
+    std::vector<std::string> names;
+    for (auto user : users)
+        names.push_back(user.get<std::string>("name"));
+    co_await asio_soci::pg::async_query(s, "update users set name = $1 where id = $2", name, id);
+    co_await s.async_commit();
+    // [hide]
+    co_return names;
+}
+// [end]
+
+// [snippet pg-values]
+// [hide]
+asio::awaitable<void> values(asio_soci::session& s) {
+    // [show]
+    auto r = co_await asio_soci::pg::async_query(s, "select id, email, created_at from users");
+    for (auto row : r) {
+        auto id = row.get<long long>(0);                           // by position
+        auto email = row.get<std::optional<std::string>>("email"); // NULL: std::nullopt
+        auto created = row.get<std::chrono::system_clock::time_point>("created_at");
+        // [hide]
+        (void)id, (void)email, (void)created;
+        // [show]
+    }
+    r.affected_rows();  // inserted / updated / deleted / selected
+    // [hide]
+}
+// [end]

@@ -1,0 +1,414 @@
+// The zero-hop PostgreSQL API (pg::async_query): values, ordering with as_future,
+// transactions, errors, cancellation, shutdown.
+#include "support.hpp"
+
+#include <asio_soci/postgresql.hpp>
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/bind_executor.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <future>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+namespace pg = asio_soci::pg;
+
+namespace {
+
+// The prepared statements the zero-hop path made on the session's connection.
+asio::awaitable<long long> prepared_count(asio_soci::session& s) {
+    auto r = co_await pg::async_query(
+        s, "select count(*) from pg_prepared_statements where name like 'asio_soci_%'");
+    co_return r.front().get<long long>(0);
+}
+
+}  // namespace
+
+TEST_CASE("pg: parameters and values of every supported type round-trip", "[db][postgresql]") {
+    test::database db;
+    const auto table = db.table("types");
+    db.execute("create table " + table +
+               " (id bigint primary key, flag boolean, small smallint, num integer, real4 real,"
+               " real8 double precision, label text, data bytea, at timestamptz, amount numeric,"
+               " maybe integer)");
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+    asio::io_context io;
+    const auto at =
+        std::chrono::sys_days{std::chrono::year{2024} / 2 / 29} + 13h + 5min + 7s + 123456us;
+    const std::vector<std::byte> data{std::byte{0}, std::byte{0xff}, std::byte{'\n'}};
+    test::run(io, [&]() -> asio::awaitable<void> {
+        auto s = co_await factory.async_acquire();
+        auto inserted = co_await pg::async_query(
+            s,
+            "insert into " + table +
+                " (id, flag, small, num, real4, real8, label, data, at, amount, maybe)"
+                " values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 12345.678900, $10)",
+            std::int64_t{1} << 40, true, std::int16_t{-7}, -123456, 1.5f, 2.25, "héllo 'quoted'",
+            data, at, std::optional<int>{});
+        CHECK(inserted.affected_rows() == 1);
+        CHECK(inserted.empty());
+
+        auto r = co_await pg::async_query(s, "select * from " + table + " where id = $1",
+                                          std::int64_t{1} << 40);
+        REQUIRE(r.size() == 1);
+        CHECK(r.columns() == 11);
+        auto row = r.front();
+        CHECK(row.get<std::int64_t>("id") == std::int64_t{1} << 40);
+        CHECK(row.get<bool>("flag"));
+        CHECK(row.get<short>("small") == -7);
+        CHECK(row.get<int>("num") == -123456);
+        CHECK(row.get<float>("real4") == 1.5f);
+        CHECK(row.get<double>("real8") == 2.25);
+        CHECK(row.get<std::string>("label") == "héllo 'quoted'");
+        CHECK(row.get<std::string_view>("label") == "héllo 'quoted'");
+        CHECK(row.get<std::vector<std::byte>>("data") == data);
+        CHECK(row.get<std::chrono::system_clock::time_point>("at") == at);
+        CHECK(row.get<std::string>("amount") == "12345.678900");
+        CHECK(row.get<double>("amount") == Approx(12345.6789));
+        CHECK(row.is_null(10));
+        CHECK(row.get<std::optional<int>>("maybe") == std::nullopt);
+        CHECK(row.get<std::optional<int>>("num") == -123456);
+        CHECK(row.get<std::string>("num") == "-123456");
+        // What does not convert says so, naming the column.
+        CHECK_THROWS_WITH(row.get<int>("maybe"),
+                          Catch::Contains("\"maybe\"") && Catch::Contains("NULL"));
+        CHECK_THROWS_AS(row.get<int>("label"), pg::conversion_error);
+        CHECK_THROWS_AS(row.get<std::int8_t>("num"), pg::conversion_error);  // out of range
+        CHECK_THROWS_AS(row.get<int>("nope"), std::out_of_range);
+        CHECK_THROWS_AS(row.get<int>(11), std::out_of_range);
+        CHECK_THROWS_AS(r.at(1), std::out_of_range);
+
+        // Numeric text of every shape, and rows iterated.
+        auto numbers = co_await pg::async_query(
+            s,
+            "select x::numeric as n from (values ('0'), ('-0.5'), ('10000'), ('0.0001'),"
+            " ('123456789.000000001'), ('NaN')) v(x)");
+        std::vector<std::string> texts;
+        for (auto n : numbers)
+            texts.push_back(n.get<std::string>(0));
+        CHECK(texts == std::vector<std::string>{"0", "-0.5", "10000", "0.0001",
+                                                "123456789.000000001", "NaN"});
+        co_await s.async_commit();
+    }());
+}
+
+TEST_CASE("pg: zero-hop and as_future calls on one session run in submission order",
+          "[db][postgresql]") {
+    test::database db;
+    const auto table = db.table("order");
+    db.execute("create table " + table + " (seq serial primary key, name text)");
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+    asio::io_context io;
+    auto s = test::run(io, factory.async_acquire());
+    std::vector<std::string> completed;
+    auto done = [&](const char* name) {
+        return [&completed, name](std::exception_ptr e, auto&&...) {
+            CHECK(!e);
+            completed.push_back(name);
+        };
+    };
+    const std::string insert = "insert into " + table + " (name) values ($1)";
+    // Launched together: a slow as_future call first, so the zero-hop calls queue behind it.
+    asio_soci::as_future(
+        s,
+        [&](soci::session& sql) {
+            sql << "select pg_sleep(0.05)";
+            sql << "insert into " + table + " (name) values ('a')";
+        },
+        asio::bind_executor(io, done("a")));
+    pg::async_query(s, insert, "b", asio::bind_executor(io, done("b")));
+    asio_soci::as_future(
+        s, [&](soci::session& sql) { sql << "insert into " + table + " (name) values ('c')"; },
+        asio::bind_executor(io, done("c")));
+    pg::async_query(s, insert, "d", asio::bind_executor(io, done("d")));
+    io.restart();
+    io.run();
+    CHECK(completed == std::vector<std::string>{"a", "b", "c", "d"});
+    test::run(io, s.async_commit());
+    CHECK(db.scalar("select count(*) from " + table) == 4);
+    CHECK(
+        db.scalar("select count(*) from (select string_agg(name, '' order by seq) as names from " +
+                  table + ") t where names = 'abcd'") == 1);
+}
+
+TEST_CASE("pg: transactions behave as for as_future", "[db][postgresql]") {
+    test::database db;
+    auto table = db.create_table("tx");
+    asio::io_context io;
+    SECTION("autobegin: rolled back unless committed") {
+        auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+        test::run(io, [&]() -> asio::awaitable<void> {
+            auto s = co_await factory.async_acquire();
+            co_await pg::async_query(s, "insert into " + table + " values (1, 'rolled back')");
+            co_await s.async_rollback();
+            co_await pg::async_query(s, "insert into " + table + " values (2, 'committed')");
+            co_await s.async_commit();
+            co_await pg::async_query(s, "insert into " + table + " values (3, 'dropped')");
+        }());  // the session goes back with row 3 uncommitted: rolled back
+        CHECK(db.scalar("select count(*) from " + table) == 1);
+        CHECK(db.scalar("select count(*) from " + table + " where id = 2") == 1);
+        CHECK(factory.stats().uncommitted_rollbacks_total == 1);
+    }
+    SECTION("autocommit: each statement commits on its own") {
+        auto factory =
+            asio_soci::make_session_factory(db.url(), {.pool_size = 1, .autocommit = true});
+        test::run(io, [&]() -> asio::awaitable<void> {
+            auto s = co_await factory.async_acquire();
+            co_await pg::async_query(s, "insert into " + table + " values (1, 'one')");
+            CHECK(db.scalar("select count(*) from " + table) == 1);  // visible to others
+        }());
+    }
+    SECTION("the one-shot form's session is not involved: a request_scope's is") {
+        auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+        test::run(io, [&]() -> asio::awaitable<void> {
+            asio_soci::request_scope scope{factory};
+            asio_soci::session& s = co_await scope.session();
+            co_await pg::async_query(s, "insert into " + table + " values (1, 'scoped')");
+            co_await s.async_commit();
+        }());
+        CHECK(db.scalar("select count(*) from " + table) == 1);
+    }
+}
+
+TEST_CASE("pg: errors arrive as the library's types, with the statement", "[db][postgresql]") {
+    test::database db;
+    auto table = db.create_table("errors");
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+    asio::io_context io;
+    test::run(io, [&]() -> asio::awaitable<void> {
+        auto s = co_await factory.async_acquire();
+        const std::string insert = "insert into " + table + " values ($1, $2)";
+        co_await pg::async_query(s, insert, 1, "x");
+        try {
+            co_await pg::async_query(s, insert, 2, "x");
+            FAIL("a duplicate name was accepted");
+        } catch (const asio_soci::unique_violation& e) {
+            CHECK(e.sqlstate() == "23505");
+            CHECK(e.constraint() == table + "_name_key");
+            CHECK_THAT(e.what(), Catch::Contains(insert));
+        }
+        co_await s.async_rollback();  // the failed transaction
+        try {
+            co_await pg::async_query(s, "selec 1");
+            FAIL("a syntax error was accepted");
+        } catch (const soci::soci_error& e) {
+            CHECK_THAT(e.what(), Catch::Contains("syntax error") && Catch::Contains("selec 1"));
+        }
+        co_await s.async_rollback();
+        // The connection is still good, and so are its prepared statements.
+        auto r = co_await pg::async_query(s, "select $1::int + 1", 41);
+        CHECK(r.front().get<int>(0) == 42);
+    }());
+}
+
+TEST_CASE("pg: statements are prepared once per connection", "[db][postgresql]") {
+    test::database db;
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+    asio::io_context io;
+    test::run(io, [&]() -> asio::awaitable<void> {
+        auto s = co_await factory.async_acquire();
+        const auto before = co_await prepared_count(s);  // prepares the count itself
+        for (int i = 0; i < 3; ++i) {
+            auto r = co_await pg::async_query(s, "select $1::bigint * 2", i);
+            CHECK(r.front().get<int>(0) == 2 * i);
+        }
+        CHECK(co_await prepared_count(s) == before + 1);
+        // Another parameter type is another statement.
+        co_await pg::async_query(s, "select $1::bigint * 2", std::int64_t{5});
+        CHECK(co_await prepared_count(s) == before + 2);
+    }());
+}
+
+TEST_CASE("pg: cancellation asks the server to stop, and the connection stays usable",
+          "[db][postgresql]") {
+    using namespace asio::experimental::awaitable_operators;
+    test::database db;
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+    asio::io_context io;
+    auto timeout = [&](auto duration) -> asio::awaitable<void> {
+        asio::steady_timer timer{io, duration};
+        co_await timer.async_wait(asio::use_awaitable);
+    };
+    SECTION("a running statement") {
+        test::run(io, [&]() -> asio::awaitable<void> {
+            auto s = co_await factory.async_acquire();
+            const auto start = std::chrono::steady_clock::now();
+            // The timer wins: the statement was cancelled, and the call waited for that.
+            auto winner = co_await (pg::async_query(s, db.slow_statement()) || timeout(50ms));
+            CHECK(winner.index() == 1);
+            CHECK(std::chrono::steady_clock::now() - start < 30s);
+            co_await s.async_rollback();
+            auto r = co_await pg::async_query(s, "select 7");
+            CHECK(r.front().get<int>(0) == 7);
+        }());
+    }
+    SECTION("queued behind an as_future call: it never runs") {
+        auto table = db.create_table("cancelled");
+        test::run(io, [&]() -> asio::awaitable<void> {
+            auto s = co_await factory.async_acquire();
+            std::atomic<bool> release{false};
+            asio_soci::as_future(
+                s,
+                [&](soci::session&) {
+                    while (!release.load())
+                        std::this_thread::yield();
+                },
+                asio::detached);
+            // Started now, so it queues behind the call above; cancelled while queued.
+            asio::cancellation_signal cancel;
+            std::exception_ptr outcome;
+            pg::async_query(
+                s, "insert into " + table + " values (1, 'x')",
+                asio::bind_cancellation_slot(
+                    cancel.slot(), asio::bind_executor(io, [&](std::exception_ptr e, pg::result) {
+                        outcome = e;
+                    })));
+            cancel.emit(asio::cancellation_type::partial);
+            release = true;
+            co_await s.async_commit();  // completes after the cancelled call
+            CHECK(test::is_aborted(outcome));
+            co_await s.async_commit();
+        }());
+        CHECK(db.scalar("select count(*) from " + table) == 0);
+    }
+}
+
+TEST_CASE("pg: a connection killed during a call fails it and is replaced", "[db][postgresql]") {
+    test::database db;
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+    asio::io_context io;
+    test::run(io, [&]() -> asio::awaitable<void> {
+        auto s = co_await factory.async_acquire();
+        auto pid = (co_await pg::async_query(s, "select pg_backend_pid()")).front().get<int>(0);
+        auto killer = std::async(std::launch::async, [&] {
+            // Once the slow statement runs, end its backend.
+            while (db.scalar("select count(*) from pg_stat_activity where pid = " +
+                             std::to_string(pid) + " and query like '%pg_sleep%'") == 0)
+                std::this_thread::yield();
+            db.scalar("select count(*) from (select pg_terminate_backend(" + std::to_string(pid) +
+                      ")) t");
+        });
+        CHECK_THROWS_AS(co_await pg::async_query(s, "select pg_sleep(60)"),
+                        asio_soci::connection_lost);
+        killer.get();
+    }());
+    // The next lease gets a new connection.
+    test::run(io, [&]() -> asio::awaitable<void> {
+        auto s = co_await factory.async_acquire();
+        auto r = co_await pg::async_query(s, "select 1");
+        CHECK(r.front().get<int>(0) == 1);
+    }());
+}
+
+TEST_CASE("pg: use_future from a thread without an io_context", "[db][postgresql]") {
+    test::database db;
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+    auto s = factory.async_acquire(asio::use_future).get();
+    auto r = pg::async_query(s, "select $1::text || '!'", "hi", asio::use_future).get();
+    CHECK(r.front().get<std::string>(0) == "hi!");
+    s.async_commit(asio::use_future).get();
+}
+
+TEST_CASE("pg: destroying a stopped io_context with a zero-hop call in flight",
+          "[db][postgresql]") {
+    test::database db;
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+    {
+        asio_soci::session s = factory.async_acquire(asio::use_future).get();
+        auto io = std::make_unique<asio::io_context>();
+        bool completed = false;
+        pg::async_query(
+            s, db.slow_statement(),
+            asio::bind_executor(*io, [&](std::exception_ptr, pg::result) { completed = true; }));
+        io->stop();  // it was sent as the call started: it runs on the server
+        io.reset();  // cancels the statement, finishes on a worker, drops the handler
+        CHECK_FALSE(completed);
+    }  // the session goes back after the call's rollback
+    asio::io_context io;
+    auto r = test::run(io, [&]() -> asio::awaitable<int> {
+        auto s = co_await factory.async_acquire();
+        co_return (co_await pg::async_query(s, "select 3")).front().get<int>(0);
+    }());
+    CHECK(r == 3);
+}
+
+TEST_CASE("pg: a session that is not PostgreSQL's is refused", "[db][sqlite]") {
+    test::database db;
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+    asio::io_context io;
+    auto s = test::run(io, factory.async_acquire());
+    CHECK_THROWS_AS(test::run(io, pg::async_query(s, "select 1")), std::invalid_argument);
+    asio_soci::session empty;
+    CHECK_THROWS_AS(test::run(io, pg::async_query(empty, "select 1")), asio_soci::invalid_session);
+}
+
+TEST_CASE("pg: a batch answers every statement, and fails as a whole", "[db][postgresql]") {
+    test::database db;
+    auto table = db.create_table("batch");
+    asio::io_context io;
+    const std::string insert = "insert into " + table + " values ($1, $2)";
+    auto failing_batch = [&] {
+        pg::batch b;
+        b.add(insert, 100, "new").add(insert, 101, "n1").add(insert, 102, "never");  // n1 exists
+        return b;
+    };
+    auto check_failure = [](const pg::batch_error& e) {
+        CHECK(e.index() == 1);
+        CHECK(e.sqlstate() == "23505");
+        CHECK_THAT(e.what(), Catch::Contains("statement 2 of 3"));
+        CHECK_THROWS_AS(e.rethrow_nested(), asio_soci::unique_violation);
+    };
+    SECTION("in the session's transaction") {
+        auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+        test::run(io, [&]() -> asio::awaitable<void> {
+            auto s = co_await factory.async_acquire();
+            pg::batch b;
+            for (int i = 0; i < 20; ++i)
+                b.add(insert, i, "n" + std::to_string(i));
+            b.add("select count(*), max(id) from " + table);
+            auto results = co_await pg::async_execute(s, std::move(b));
+            REQUIRE(results.size() == 21);
+            CHECK(results[0].affected_rows() == 1);
+            CHECK(results[20].front().get<long long>(0) == 20);
+            CHECK(results[20].front().get<int>(1) == 19);
+            co_await s.async_commit();
+            try {
+                co_await pg::async_execute(s, failing_batch());
+                FAIL("a batch with a duplicate succeeded");
+            } catch (const pg::batch_error& e) {
+                check_failure(e);
+            }
+            co_await s.async_rollback();
+            CHECK((co_await pg::async_execute(s, pg::batch{})).empty());
+        }());
+        CHECK(db.scalar("select count(*) from " + table) == 20);
+    }
+    SECTION("in autocommit mode: one implicit transaction, all or nothing") {
+        auto factory =
+            asio_soci::make_session_factory(db.url(), {.pool_size = 1, .autocommit = true});
+        db.execute("insert into " + table + " values (1, 'n1')");
+        test::run(io, [&]() -> asio::awaitable<void> {
+            auto s = co_await factory.async_acquire();
+            try {
+                co_await pg::async_execute(s, failing_batch());
+                FAIL("a batch with a duplicate succeeded");
+            } catch (const pg::batch_error& e) {
+                check_failure(e);
+            }
+            // No rollback needed: nothing is left open.
+            auto r = co_await pg::async_query(s, "select count(*) from " + table);
+            CHECK(r.front().get<long long>(0) == 1);  // the first insert was undone
+        }());
+    }
+}
