@@ -23,13 +23,15 @@ namespace {
 constexpr int world_rows = 10000;
 
 // A fresh TFB database (migrated and filled by --init) and tfb_server serving it on a
-// free port.
+// free port, with the database API `db_api` (empty: the server's default).
 class tfb_fixture {
 public:
-    tfb_fixture() {
+    explicit tfb_fixture(const std::string& db_api = "") {
         REQUIRE(test::run_process(TFB_SERVER, arguments({"--init"})) == 0);
-        server_.emplace(TFB_SERVER,
-                        arguments({"--port", "0", "--io-threads", "2", "--pool-size", "4"}));
+        std::vector<std::string> serve{"--port", "0", "--io-threads", "2", "--pool-size", "4"};
+        if (!db_api.empty())
+            serve.insert(serve.end(), {"--db-api", db_api});
+        server_.emplace(TFB_SERVER, arguments(serve));
     }
 
     unsigned short port() const { return server_->port(); }
@@ -93,6 +95,14 @@ std::vector<std::pair<int, int>> world_rows_of(const std::string& body, bool arr
     return rows;
 }
 
+// The database APIs a test runs the server with: its default (zero-hop on PostgreSQL,
+// as-future on SQLite), and on PostgreSQL as-future too, so that both paths keep the rules.
+std::vector<std::string> db_apis() {
+    if (test::backend_name() == "postgresql")
+        return {"", "as-future"};
+    return {""};
+}
+
 }  // namespace
 
 TEST_CASE("tfb: --init migrates and fills the tables, /json and /plaintext carry the TFB headers",
@@ -110,6 +120,10 @@ TEST_CASE("tfb: --init migrates and fills the tables, /json and /plaintext carry
     CHECK(test::run_process(TFB_SERVER, {"--database-url", tfb.db().url(), "--init"}) == 0);
     CHECK(tfb.stored_random_numbers() == random_numbers);
     CHECK(tfb.db().scalar("select count(*) from asio_soci_migrations") == 2);
+    // The zero-hop API is PostgreSQL's: refused on SQLite, before anything starts.
+    if (!tfb.db().is_postgresql())
+        CHECK(test::run_process(TFB_SERVER, {"--database-url", tfb.db().url(), "--db-api",
+                                             "zero-hop", "--init"}) != 0);
 
     auto json = test::http(tfb.port(), "GET", "/json");
     check_tfb_response(json, "application/json");
@@ -124,7 +138,9 @@ TEST_CASE("tfb: --init migrates and fills the tables, /json and /plaintext carry
 }
 
 TEST_CASE("tfb: /db and /queries read random rows, queries clamped to 1..500", "[db][examples]") {
-    tfb_fixture tfb;
+    const auto db_api = GENERATE(from_range(db_apis()));
+    INFO("--db-api " << (db_api.empty() ? "(default)" : db_api));
+    tfb_fixture tfb{db_api};
     const auto stored = tfb.stored_random_numbers();
 
     auto db = test::http(tfb.port(), "GET", "/db");
@@ -157,7 +173,9 @@ TEST_CASE("tfb: /db and /queries read random rows, queries clamped to 1..500", "
 }
 
 TEST_CASE("tfb: /fortunes renders TFB's exact HTML, escaped and sorted", "[db][examples]") {
-    tfb_fixture tfb;
+    const auto db_api = GENERATE(from_range(db_apis()));
+    INFO("--db-api " << (db_api.empty() ? "(default)" : db_api));
+    tfb_fixture tfb{db_api};
     auto response = test::http(tfb.port(), "GET", "/fortunes");
     check_tfb_response(response, "text/html; charset=utf-8");
     // Sorted by message (byte order), the request-time fortune (id 0) included.
@@ -193,7 +211,9 @@ TEST_CASE("tfb: /fortunes renders TFB's exact HTML, escaped and sorted", "[db][e
 }
 
 TEST_CASE("tfb: /updates persists the random numbers it reports", "[db][examples]") {
-    tfb_fixture tfb;
+    const auto db_api = GENERATE(from_range(db_apis()));
+    INFO("--db-api " << (db_api.empty() ? "(default)" : db_api));
+    tfb_fixture tfb{db_api};
     const auto before = tfb.stored_random_numbers();
 
     auto response = test::http(tfb.port(), "GET", "/updates?queries=20");
