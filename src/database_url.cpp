@@ -485,6 +485,12 @@ void check_query_conflicts(const url_reader& reader, const url_parts& parts) {
                                "\" is not allowed; put the password in the URL "
                                "(user:password@host)"));
     }
+    if (parts.kind == backend::postgresql) {
+        if (const auto found = parts.query.find(std::string(database_url::prepared_statements_key));
+            found != parts.query.end() && found->second != "on" && found->second != "off")
+            reader.fail(concat("invalid ", database_url::prepared_statements_key, " \"",
+                               found->second, "\" (expected on or off)"));
+    }
 }
 
 // SQLite's parameters are the library's own (SOCI's sqlite3 backend takes none of them
@@ -658,7 +664,8 @@ std::string database_url::soci_connect_string() const {
             if (password_)
                 append_setting(out, "password", single_quote(*password_));
             for (const auto& [key, value] : query_)
-                append_setting(out, key, single_quote(value));
+                if (key != prepared_statements_key)  // the library's, not libpq's
+                    append_setting(out, key, single_quote(value));
             return out;
         case backend::mysql:
             if (!database_.empty())

@@ -156,6 +156,17 @@ TEST_CASE("url: postgresql full form", "[url]") {
           "postgresql://app:***@127.0.0.1:5432/app?connect_timeout=3&sslmode=disable");
 }
 
+TEST_CASE("url: prepared_statements is the library's, checked and kept from libpq", "[url]") {
+    const auto off =
+        database_url::parse("postgresql://app@db/app?prepared_statements=off&sslmode=disable");
+    CHECK(off.query().at("prepared_statements") == "off");
+    CHECK(off.soci_connect_string() == "host='db' dbname='app' user='app' sslmode='disable'");
+    CHECK(off.to_string() == "postgresql://app@db/app?prepared_statements=off&sslmode=disable");
+    CHECK_NOTHROW(database_url::parse("postgresql://app@db/app?prepared_statements=on"));
+    CHECK_THROWS_WITH(database_url::parse("postgresql://app@db/app?prepared_statements=no"),
+                      Catch::Contains("invalid prepared_statements \"no\" (expected on or off)"));
+}
+
 TEST_CASE("url: postgresql optional parts", "[url]") {
     const auto db_only = database_url::parse("postgresql:///dbname");
     CHECK(db_only.username().empty());

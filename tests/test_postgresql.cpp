@@ -230,6 +230,22 @@ TEST_CASE("pg: statements are prepared once per connection", "[db][postgresql]")
     }());
 }
 
+TEST_CASE("pg: prepared_statements=off runs every statement unnamed (PgBouncer)",
+          "[db][postgresql]") {
+    test::database db;
+    auto factory = asio_soci::make_session_factory(db.url_with("prepared_statements", "off"),
+                                                   {.pool_size = 1});
+    asio::io_context io;
+    test::run(io, [&]() -> asio::awaitable<void> {
+        auto s = co_await factory.async_acquire();
+        for (int i = 0; i < 2; ++i) {
+            auto r = co_await pg::async_query(s, "select $1::int", i);
+            CHECK(r.front().get<int>(0) == i);
+        }
+        CHECK(co_await prepared_count(s) == 0);
+    }());
+}
+
 TEST_CASE("pg: cancellation asks the server to stop, and the connection stays usable",
           "[db][postgresql]") {
     using namespace asio::experimental::awaitable_operators;

@@ -24,12 +24,17 @@ enum class backend { sqlite3, postgresql, mysql };
 ///   mysql://user:password@host:port/dbname
 ///
 /// SQLite takes two parameters: busy_timeout (milliseconds, default 5000) and
-/// journal_mode (default wal for files); any other is refused.
+/// journal_mode (default wal for files); any other is refused. PostgreSQL's go to libpq,
+/// except prepared_statements=on|off (default on): off makes the zero-hop API
+/// (asio_soci::pg) run every statement unnamed, for PgBouncer in transaction mode.
 /// User, password, host, database and query values are percent-decoded. A malformed
 /// URL or an unknown scheme throws url_error naming the offending part; the password is
 /// never part of a message, and to_string() shows it as ***.
 class database_url {
 public:
+    /// The PostgreSQL parameter that turns the zero-hop API's named statements off.
+    static constexpr std::string_view prepared_statements_key = "prepared_statements";
+
     /// Parses `url`; throws url_error.
     static database_url parse(std::string_view url);
 

@@ -64,8 +64,12 @@ connect_settings make_connect_settings(const database_url& url,
     connect_settings settings;
     settings.kind = url.backend();
     settings.connect_string = url.soci_connect_string();
-    if (url.backend() == backend::postgresql)
+    if (url.backend() == backend::postgresql) {
         bound_postgresql_waits(settings.connect_string, url, acquire_timeout);
+        const auto prepared = url.query().find(std::string(database_url::prepared_statements_key));
+        settings.pg_prepared_statements =
+            prepared == url.query().end() || prepared->second != "off";
+    }
     if (url.backend() != backend::sqlite3)
         return settings;
     if (!url.is_sqlite_memory())
@@ -134,6 +138,7 @@ void native_connection::open(soci::session& sql, const connect_settings& setting
             sql.open(soci::postgresql, settings.connect_string);
             PGconn* conn = static_cast<soci::postgresql_session_backend*>(sql.get_backend())->conn_;
             PQsetNoticeReceiver(conn, log_notice, &notices);
+            pg_statements_.enabled = settings.pg_prepared_statements;
             std::lock_guard lock{interrupt_mutex_};
             handle_ = conn;
             break;
@@ -171,7 +176,8 @@ void native_connection::open(soci::session& sql, const connect_settings& setting
 void native_connection::close() noexcept {
     std::lock_guard lock{interrupt_mutex_};
     handle_ = nullptr;
-    pg_statements_ = {};  // they die with the server's session
+    pg_statements_.names.clear();  // they die with the server's session
+    pg_statements_.last_number = 0;
 }
 
 transaction_state native_connection::transaction_status() const noexcept {

@@ -30,7 +30,8 @@ struct connect_settings {
     asio_soci::backend kind;
     std::string connect_string;  // contains the password: never logged
     int sqlite_busy_timeout_ms = 5000;
-    std::string sqlite_journal_mode;  // empty: leave as is (in-memory databases)
+    std::string sqlite_journal_mode;     // empty: leave as is (in-memory databases)
+    bool pg_prepared_statements = true;  // prepared_statements=off: the zero-hop API's unnamed
 };
 /// `acquire_timeout` bounds PostgreSQL's connect and acknowledgement waits unless the
 /// URL sets connect_timeout / tcp_user_timeout.
@@ -94,6 +95,7 @@ public:
     /// The statements the zero-hop PostgreSQL path has prepared on this connection
     /// (src/drivers/pg_exchange.cpp); emptied when the connection closes.
     struct prepared_statements {
+        bool enabled = true;  // connect_settings::pg_prepared_statements
         std::unordered_map<std::string, std::string> names;  // key (SQL, types) -> name
         std::uint64_t last_number = 0;
     };

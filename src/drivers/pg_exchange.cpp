@@ -221,7 +221,7 @@ void pg_exchange::send() {
         auto found = prepared.names.find(key);
         const std::string* name = found == prepared.names.end() ? nullptr : &found->second;
         std::string new_name;
-        if (!name && prepared.names.size() < prepared_statement_limit) {
+        if (!name && prepared.enabled && prepared.names.size() < prepared_statement_limit) {
             new_name = "asio_soci_" + std::to_string(++prepared.last_number);
             if (PQsendPrepare(conn_, new_name.c_str(), statement.sql.c_str(), count,
                               types.data()) != 1)

@@ -44,3 +44,24 @@ asio::awaitable<void> values(asio_soci::session& s) {
     // [hide]
 }
 // [end]
+
+// [snippet pg-batch]
+// [hide]
+asio::awaitable<std::vector<int>> random_numbers(asio_soci::session& s, std::vector<int> ids) {
+    std::vector<int> numbers;
+    // [show]
+    asio_soci::pg::batch selects;
+    for (int id : ids)
+        selects.add("select randomnumber from world where id = $1", id);
+    try {
+        auto results = co_await asio_soci::pg::async_execute(s, std::move(selects));
+        for (const auto& r : results)  // one per statement, in order
+            numbers.push_back(r.front().get<int>(0));
+    } catch (const asio_soci::pg::batch_error& e) {
+        // e.index(): the statement that failed; e.sqlstate(); its own error is nested:
+        // std::rethrow_if_nested(e) throws it (unique_violation, soci::soci_error...).
+    }
+    // [hide]
+    co_return numbers;
+}
+// [end]
