@@ -90,6 +90,10 @@ TEST_CASE("example: users_server serves tornado-sqlalchemy's routes", "[db][exam
 
     for (const char* path : {"/", "/sync", "/callback", "/coroutine"})
         CHECK(http(port, "GET", path).body == "2 users so far!\n");
+    if (db.is_postgresql())
+        CHECK(http(port, "GET", "/zero-hop").body == "2 users so far!\n");
+    else
+        CHECK(http(port, "GET", "/zero-hop").status == 501);
     CHECK(db.scalar("select count(*) from users") == 2);  // committed, really there
     CHECK(http(port, "GET", "/health").body == "ok\n");
     CHECK(http(port, "GET", "/no/such/page").status == 404);

@@ -10,6 +10,8 @@
 //   GET  /, /coroutine     "N users so far!" from a coroutine with a request_scope
 //   GET  /callback         the same from a completion callback
 //   GET  /sync             the same from blocking code on a worker thread
+//   GET  /zero-hop         the same through asio_soci::pg, from the io thread (PostgreSQL;
+//                          501 on SQLite)
 //   POST /users            adds a user: form (username=...) or JSON ({"username": "..."})
 //   GET  /health           "ok", touches no database
 //   GET  /stats            the pool's gauges
@@ -19,6 +21,7 @@
 #include "../common/users_table.hpp"
 
 #include <asio_soci/asio_soci.hpp>
+#include <asio_soci/postgresql.hpp>
 #include <asio_soci/restinio.hpp>
 
 #include <asio/bind_executor.hpp>
@@ -151,6 +154,21 @@ int main(int argc, char** argv) {
         };
         router->http_get("/", coroutine(count));
         router->http_get("/coroutine", coroutine(count));
+        // PostgreSQL's fast path: the query goes out from the io thread, no worker involved.
+        const bool postgresql = factory.url().backend() == asio_soci::backend::postgresql;
+        router->http_get(
+            "/zero-hop", coroutine([&](request_handle req,
+                                       asio_soci::request_scope& scope) -> asio::awaitable<void> {
+                if (!postgresql) {
+                    example::respond(req, restinio::status_not_implemented(),
+                                     "the zero-hop API needs PostgreSQL\n");
+                    co_return;
+                }
+                asio_soci::session& s = co_await scope.session();
+                auto r = co_await asio_soci::pg::async_query(s, "select count(*) from users");
+                example::respond(req, restinio::status_ok(),
+                                 users_so_far(r.front().get<long long>(0)));
+            }));
 
         // The last step of /callback and /sync, on the io_context.
         auto answer_count = [&](const request_handle& req, std::exception_ptr error, long long n) {
