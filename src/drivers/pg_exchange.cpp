@@ -170,6 +170,8 @@ void pg_exchange::shut_down(connection_slot& slot, pg_operation& op) noexcept {
 
 void pg_exchange::start() noexcept {
     std::lock_guard lock{mutex_};
+    if (taken_over_)  // its context shut down before a worker could start it
+        return;       // finish_blocking() ends it: nothing was sent
     try {
         if (!conn_ || PQstatus(conn_) != CONNECTION_OK)
             fail_connection("starting");
