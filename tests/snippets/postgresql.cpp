@@ -1,6 +1,7 @@
 // The C++ blocks of docs/postgresql.md and the README's zero-hop section, compiled with
 // the tests; check_snippets.cpp keeps the docs equal to the regions below.
-// clang-format off: the layout is the docs', which show these regions verbatim.
+// The layout is the docs', which show these regions verbatim: not reformatted.
+// clang-format off
 
 #include <asio_soci/asio_soci.hpp>
 #include <asio_soci/postgresql.hpp>

@@ -1,6 +1,7 @@
 // The C++ blocks of README.md, compiled with the tests; check_snippets.cpp keeps the
 // README equal to the regions below (the `// [hide]` parts are the scaffolding).
-// clang-format off: the layout is the docs', which show these regions verbatim.
+// The layout is the docs', which show these regions verbatim: not reformatted.
+// clang-format off
 
 // [snippet usage]
 #include <asio_soci/asio_soci.hpp>

@@ -1,7 +1,8 @@
 // The RESTinio blocks of README.md and docs/restinio.md (the README shows the handler
 // part of the server), compiled with the tests; check_snippets.cpp keeps the docs equal
 // to the regions below.
-// clang-format off: the layout is the docs', which show these regions verbatim.
+// The layout is the docs', which show these regions verbatim: not reformatted.
+// clang-format off
 
 // [snippet restinio-server]
 #include <asio_soci/asio_soci.hpp>
