@@ -164,14 +164,21 @@ void pool::run(connection_slot& slot, offload_operation& op) noexcept {
     state.store(finished, std::memory_order_relaxed);
     // Only a cancel request that found the operation running (and so made it aborted)
     // interrupts it.
-    if (!slot.native.end_operation(aborted))
-        connector_.close(slot, "a cancel request got no answer in time");
-    slot.needs_reset.store(slot.sql && slot.native.transaction_status() != transaction_state::idle,
-                           std::memory_order_relaxed);
-    slot.pending_ops.fetch_sub(1, std::memory_order_release);
+    operation_ended(slot, aborted, nullptr);
     core_access::done_with(op,
                            slot);  // the one-shot form: back in the pool before the caller resumes
     op.complete(aborted);          // the completion owns the operation from here on
+}
+
+void pool::operation_ended(connection_slot& slot, bool interrupt_requested,
+                           const char* unusable) noexcept {
+    if (!slot.native.end_operation(interrupt_requested))
+        connector_.close(slot, "a cancel request got no answer in time");
+    else if (unusable && slot.sql)
+        connector_.close(slot, unusable);
+    slot.needs_reset.store(slot.sql && slot.native.transaction_status() != transaction_state::idle,
+                           std::memory_order_relaxed);
+    slot.pending_ops.fetch_sub(1, std::memory_order_release);
 }
 
 void pool::classify(connection_slot& slot, offload_operation& op) noexcept {
@@ -219,14 +226,8 @@ bool pool::withdraw(connection_slot& slot, pg_operation& op) noexcept {
 void pool::end_loan(connection_slot& slot, pg_operation& op, bool interrupted, bool aborted,
                     bool close) noexcept {
     auto give_back_strand = [this, &slot, &op, interrupted, aborted, close] {
-        if (!slot.native.end_operation(interrupted))
-            connector_.close(slot, "a cancel request got no answer in time");
-        else if (close && slot.sql)
-            connector_.close(slot, "a zero-hop call left it in an unknown state");
-        slot.needs_reset.store(
-            slot.sql && slot.native.transaction_status() != transaction_state::idle,
-            std::memory_order_relaxed);
-        slot.pending_ops.fetch_sub(1, std::memory_order_release);
+        operation_ended(slot, interrupted,
+                        close ? "a zero-hop call left it in an unknown state" : nullptr);
         if (slot.jobs.resume())
             asio::post(workers_, [this, &slot] { drain(slot); });
         op.complete(aborted);  // the completion owns the operation from here on

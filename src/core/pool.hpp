@@ -102,6 +102,12 @@ private:
     void drain(connection_slot& slot) noexcept;  // on a worker
     void prepare(connection_slot& slot, acquire_waiter& w) noexcept;
     void run(connection_slot& slot, offload_operation& op) noexcept;
+    // An operation (a call, or a zero-hop loan) is done with the connection: waits for
+    // its cancel request's answer if `interrupt_requested` (closing the connection when
+    // none comes), closes it when `unusable` names why, records whether it needs a reset,
+    // and counts the operation out. Only `interrupt_requested` can block.
+    void operation_ended(connection_slot& slot, bool interrupt_requested,
+                         const char* unusable) noexcept;
     // The driver's error in op as the database_error type it means, if it is one.
     void classify(connection_slot& slot, offload_operation& op) noexcept;
     void reset(connection_slot& slot) noexcept;
