@@ -174,6 +174,7 @@ void native_connection::open(soci::session& sql, const connect_settings& setting
 }
 
 void native_connection::close() noexcept {
+    pg_socket_.reset();  // a duplicate of the closing socket: forgotten by its reactor
     std::lock_guard lock{interrupt_mutex_};
     handle_ = nullptr;
     pg_statements_.names.clear();  // they die with the server's session

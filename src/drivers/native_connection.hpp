@@ -25,6 +25,8 @@ class logger;
 
 namespace asio_soci::detail {
 
+class pg_socket_registration;
+
 /// Settings derived from a URL once, at factory creation (so bad values fail early).
 struct connect_settings {
     asio_soci::backend kind;
@@ -100,6 +102,9 @@ public:
         std::uint64_t last_number = 0;
     };
     prepared_statements& pg_statements() noexcept { return pg_statements_; }
+    /// The zero-hop path's registration of the connection's socket with the I/O context
+    /// it last waited on (src/drivers/pg_socket.hpp); released when the connection closes.
+    std::shared_ptr<pg_socket_registration>& pg_socket() noexcept { return pg_socket_; }
 
 private:
     asio_soci::backend kind_{asio_soci::backend::sqlite3};
@@ -110,6 +115,7 @@ private:
     std::atomic<bool> interrupted_{false};    // SQLite: the running operation is cancelled
     std::shared_ptr<cancel_request> cancel_;  // guarded by interrupt_mutex_
     prepared_statements pg_statements_;
+    std::shared_ptr<pg_socket_registration> pg_socket_;
 };
 
 }  // namespace asio_soci::detail

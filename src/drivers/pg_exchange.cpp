@@ -12,17 +12,19 @@
 #include "../core/pool.hpp"
 #include "error_classification.hpp"
 #include "native_session.hpp"
+#include "pg_socket.hpp"
 
+#include <asio_soci/detail/handler_holder.hpp>
 #include <asio_soci/detail/pg_operation.hpp>
 #include <asio_soci/errors.hpp>
 #include <asio_soci/pg/batch.hpp>
 
+#include <asio/bind_executor.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/post.hpp>
 
 #include <libpq-fe.h>
 #include <poll.h>
-#include <unistd.h>
 
 #include <cstring>
 #include <mutex>
@@ -73,6 +75,9 @@ private:
     // Processes every result that can be had without blocking; true when all are in.
     bool take_results();
     void on_result(PGresult* result);
+    /// Queues a wait for the socket to become readable (writable while flushing). Asio
+    /// completes it at once when the socket is ready already (epoll: its EPOLL_CTL_MOD
+    /// re-arms the edge-triggered registration).
     void wait();
     void on_ready();
     [[noreturn]] void fail_connection(const char* doing);
@@ -81,6 +86,7 @@ private:
     std::exception_ptr batch_failure(const std::exception_ptr& error) const noexcept;
     // The operation's context shuts down: the rest is read on a worker, blocking.
     void take_over() noexcept;
+    void hand_to_worker();  // with mutex_ held
     void finish_blocking() noexcept;
 
     const std::string& statement_text(std::size_t i) const { return op_.statements_[i].sql; }
@@ -90,10 +96,11 @@ private:
     PGconn* const conn_;
 
     std::mutex mutex_;  // the exchange's steps: io thread, starter, shutdown
-    std::optional<asio::posix::stream_descriptor> socket_;
+    std::shared_ptr<pg_socket_registration> socket_;
     std::vector<expected> expected_;
     std::size_t next_ = 0;   // the first answer not yet complete
     bool flushing_ = false;  // output remains to be sent
+    bool waiting_ = false;   // a wait is queued on socket_
     bool in_pipeline_ = false;
     bool cancelled_by_server_ = false;
     bool taken_over_ = false;
@@ -170,25 +177,34 @@ void pg_exchange::shut_down(connection_slot& slot, pg_operation& op) noexcept {
 
 void pg_exchange::start() noexcept {
     std::lock_guard lock{mutex_};
-    if (taken_over_)  // its context shut down before a worker could start it
-        return;       // finish_blocking() ends it: nothing was sent
+    if (taken_over_) {                 // its context shut down before a worker could start it
+        error_ = operation_aborted();  // finish_blocking() ends it: nothing was sent
+        return;
+    }
     try {
         if (!conn_ || PQstatus(conn_) != CONNECTION_OK)
             fail_connection("starting");
-        // A descriptor of our own (a dup): libpq may close its socket when the connection
-        // fails, and its number must not be reused while the reactor knows it.
-        const int fd = ::dup(PQsocket(conn_));
-        if (fd < 0)
-            throw std::system_error(errno, std::generic_category(), "pg: dup");
-        socket_.emplace(op_.io_, fd);
+        socket_ = pg_socket_registration::of(slot_.native, op_.io_);
+        if (!socket_) {  // its context shuts down: nothing was sent
+            error_ = operation_aborted();
+            finish();
+            return;
+        }
+        // No answer can come before the statements are sent: a wait queued first spares
+        // the receive that would be tried in vain right after sending.
+        wait();
+        if (taken_over_) {  // the context shut down meanwhile: a worker ends it, unsent
+            error_ = operation_aborted();
+            return;
+        }
         send();
+        if (flushing_)  // the rest is sent once the socket is writable: that wait instead
+            socket_->use([](asio::posix::stream_descriptor& socket) { socket.cancel(); });
     } catch (...) {
         if (!error_)
             error_ = std::current_exception();
         finish();
-        return;
     }
-    advance();
 }
 
 void pg_exchange::send() {
@@ -335,23 +351,24 @@ void pg_exchange::on_result(PGresult* result) {
 }
 
 void pg_exchange::wait() {
-    // Asio waits are edge-triggered: data that arrived before the wait was queued may
-    // never wake it. So, with the wait queued, look once more; if the socket is readable
-    // already, cancel the wait, which completes it at once.
-    auto self = shared_from_this();
-    auto on_wait = [self](std::error_code) { self->on_ready(); };
-    if (flushing_)
-        socket_->async_wait(asio::posix::stream_descriptor::wait_write, on_wait);
-    else
-        socket_->async_wait(asio::posix::stream_descriptor::wait_read, on_wait);
-    pollfd check{socket_->native_handle(), static_cast<short>(POLLIN | (flushing_ ? POLLOUT : 0)),
-                 0};
-    if (::poll(&check, 1, 0) > 0)
-        socket_->cancel();
+    // Completes on the operation's executor, whichever call registered the socket.
+    auto on_wait = asio::bind_executor(
+        op_.io_, [self = shared_from_this()](std::error_code) { self->on_ready(); });
+    const bool queued = socket_->use([&](asio::posix::stream_descriptor& socket) {
+        socket.async_wait(flushing_ ? asio::posix::stream_descriptor::wait_write
+                                    : asio::posix::stream_descriptor::wait_read,
+                          std::move(on_wait));
+    });
+    if (!queued) {  // the context shut down: the rest is read on a worker
+        hand_to_worker();
+        return;
+    }
+    waiting_ = true;
 }
 
 void pg_exchange::on_ready() {
     std::lock_guard lock{mutex_};
+    waiting_ = false;
     if (taken_over_ || done_)
         return;
     advance();
@@ -367,7 +384,11 @@ void pg_exchange::fail_connection(const char* doing) {
 
 void pg_exchange::finish() noexcept {
     done_ = true;
-    socket_.reset();  // closes our dup; the connection's socket stays open
+    // Ended early (an error), with a wait queued: its handler must not outlive the loan.
+    // Taken over: the context destroys its waits.
+    if (waiting_ && !taken_over_)
+        socket_->use([](asio::posix::stream_descriptor& socket) { socket.cancel(); });
+    socket_.reset();  // the registration stays with the connection
     // Every answer read: the connection goes back as SOCI expects it. Otherwise (it
     // failed, or a step went wrong) its state is unknown: closed, never handed out again.
     const bool clean = next_ == expected_.size() && conn_ && PQstatus(conn_) == CONNECTION_OK &&
@@ -407,10 +428,13 @@ void pg_exchange::take_over() noexcept {
     std::lock_guard lock{mutex_};
     if (done_ || taken_over_)
         return;
+    hand_to_worker();
+}
+
+void pg_exchange::hand_to_worker() {
+    // The context runs nothing more: a wait still queued there is destroyed with it,
+    // and its socket's registration is released by pg_socket_registration's service.
     taken_over_ = true;
-    // The context is not running: its reactor must forget our descriptor now, while it
-    // exists. A wait still queued there is destroyed with the context, unrun.
-    socket_.reset();
     asio::post(slot_.owner.executor(), [self = shared_from_this()] { self->finish_blocking(); });
 }
 
