@@ -399,8 +399,11 @@ void pg_exchange::finish() noexcept {
     // Classified once the connection's fate is known: a FATAL error (the server going
     // down) comes before the connection ends, and then means it was lost.
     if (error_) {
-        op_.error_ = classify_error(error_, !conn_ || PQstatus(conn_) != CONNECTION_OK);
-        if (op_.batch_ && failed_statement_)
+        const bool lost = !conn_ || PQstatus(conn_) != CONNECTION_OK;
+        op_.error_ = classify_error(error_, lost);
+        // A lost connection is reported as such (connection_lost, what retries key on),
+        // not as the failure of the statement that was running.
+        if (op_.batch_ && failed_statement_ && !lost)
             op_.error_ = batch_failure(op_.error_);
     }
     const bool interrupted =

@@ -71,7 +71,8 @@ private:
 /// transactions, executor, cancellation, lifetimes), and: in autocommit mode the batch is
 /// one implicit transaction (all or nothing); otherwise it runs in the session's
 /// transaction like any call. A failing statement fails the whole call with batch_error
-/// (which says which, and nests its error); an empty batch completes at once.
+/// (which says which, and nests its error); a lost connection fails it with
+/// connection_lost; an empty batch completes at once.
 ///
 /// Completion signature: void(std::exception_ptr, std::vector<pg::result>).
 template <class CompletionToken = asio::use_awaitable_t<>>
