@@ -9,6 +9,7 @@
 //      and thread-per-connection raw SOCI.
 // `--case NAME --iterations N` runs one case alone, for callgrind.
 #include <asio_soci/asio_soci.hpp>
+#include <asio_soci/postgresql.hpp>
 
 #include <asio/associated_executor.hpp>
 #include <asio/co_spawn.hpp>
@@ -756,6 +757,111 @@ void run_query_section(const plan& p, report& out, const std::string& database,
 }
 
 // ---------------------------------------------------------------------------------------
+// The zero-hop PostgreSQL API (asio_soci::pg): every call from one io thread.
+
+// `command`, with its output; throws when it fails.
+std::string run_command(const std::string& command) {
+    std::string output;
+    FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+    if (!pipe)
+        throw std::runtime_error("cannot run " + command);
+    char buffer[4096];
+    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe))
+        output.append(buffer, n);
+    if (::pclose(pipe) != 0)
+        throw std::runtime_error("failed: " + command + "\n" + output);
+    return output;
+}
+
+std::string shell_quoted(const std::string& text) {
+    std::string quoted = "'";
+    for (char c : text)
+        quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return quoted + "'";
+}
+
+// pgbench's select-only capacity (-S, prepared, `clients` connections, 2 threads), in
+// queries/s; pgbench_accounts is created first (pgbench -i -s 1: 100,000 rows).
+double pgbench_select_capacity(const std::string& url, std::size_t clients, int seconds) {
+    const auto conninfo = shell_quoted(asio_soci::database_url::parse(url).soci_connect_string());
+    run_command("pgbench -i -q -s 1 " + conninfo);
+    const auto output = run_command("pgbench -S -M prepared -n -j 2 -c " + std::to_string(clients) +
+                                    " -T " + std::to_string(seconds) + " " + conninfo);
+    const auto at = output.find("tps = ");
+    if (at == std::string::npos)
+        throw std::runtime_error("pgbench printed no tps:\n" + output);
+    return std::stod(output.substr(at + 6));
+}
+
+void run_zero_hop_section(const plan& p, report& out, const std::string& url) {
+    const std::string section =
+        "zero-hop PostgreSQL (asio_soci::pg), one io thread: primary-key lookups";
+    const std::string query_section =
+        "query PostgreSQL: select randomnumber from world where id = :id";
+    constexpr std::size_t connections = 16;
+    auto factory = make_factory(url, connections);
+    auto sessions = acquire_sessions(factory, connections);
+
+    // One lookup per call, as the raw threads do: compared with 16 of them.
+    const auto raw =
+        out.throughput(query_section, "raw soci, thread per connection", connections, connections);
+    for (std::size_t coroutines : {std::size_t{16}, std::size_t{64}}) {
+        auto make_call = [&](std::size_t coroutine) {
+            auto* s = &sessions[coroutine % sessions.size()];
+            return [s, ids = std::make_shared<id_source>(coroutine)](
+                       std::size_t) -> asio::awaitable<int> {
+                auto r = co_await asio_soci::pg::async_query(
+                    *s, "select randomnumber from world where id = $1", ids->next());
+                co_return r.front().get<int>(0);
+            };
+        };
+        const std::size_t calls_each = std::max<std::size_t>(1, p.queries / coroutines);
+        auto f = measure(p.repetitions,
+                         [&] { return time_coroutines(coroutines, calls_each, make_call, true); });
+        std::optional<double> ratio;
+        if (raw)
+            ratio = f.calls_per_second.median / *raw;
+        out.add({section, "pg::async_query, world", coroutines, connections, f, ratio,
+                 "16 raw threads q/s"});
+    }
+
+    // Pipelined: 16 lookups per call (pg::batch, one round trip), against pgbench -S on its
+    // own table and query. Figures are queries/s.
+    double capacity = 0;
+    try {
+        capacity = pgbench_select_capacity(url, connections, p.quick ? 2 : 5);
+    } catch (const std::exception& e) {
+        out.note(std::string("pgbench: skipped (") + e.what() + ")");
+    }
+    constexpr std::size_t batch_size = 16;
+    auto make_batch_call = [&](std::size_t coroutine) {
+        auto* s = &sessions[coroutine % sessions.size()];
+        return [s, rng = std::make_shared<std::minstd_rand>(coroutine + 1)](
+                   std::size_t) -> asio::awaitable<int> {
+            asio_soci::pg::batch lookups;
+            std::uniform_int_distribution<int> aids{1, 100'000};
+            for (std::size_t i = 0; i < batch_size; ++i)
+                lookups.add("select abalance from pgbench_accounts where aid = $1", aids(*rng));
+            auto results = co_await asio_soci::pg::async_execute(*s, std::move(lookups));
+            co_return results.back().front().get<int>(0);
+        };
+    };
+    if (capacity > 0) {
+        const std::size_t calls_each =
+            std::max<std::size_t>(1, p.queries / connections / batch_size * 4);
+        auto f = measure(p.repetitions, [&] {
+            auto run = time_coroutines(connections, calls_each, make_batch_call, false);
+            run.calls *= batch_size;  // queries, not calls
+            return run;
+        });
+        out.add({section, "pg::async_execute, 16 per batch, pgbench_accounts", connections,
+                 connections, f, f.calls_per_second.median / capacity, "pgbench -S q/s"});
+        out.note("pgbench -S -M prepared -j 2 -c 16 (same run): " + with_commas(capacity) +
+                 " queries/s");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // --case: one case, K = 1, N iterations, one summary line.
 
 const std::map<std::string, std::string> case_descriptions = {
@@ -838,6 +944,7 @@ void run_all(const plan& p, const std::optional<std::string>& postgresql_url,
     run_query_section(p, out, "SQLite", dir.sqlite_url("world.db"));
     if (postgresql_url) {
         run_query_section(p, out, "PostgreSQL", *postgresql_url);
+        run_zero_hop_section(p, out, *postgresql_url);
     } else {
         std::cout << '\n';
         out.note("PostgreSQL: skipped (no URL)");
@@ -858,7 +965,8 @@ int main(int argc, char** argv) {
         "--case offload_noop --iterations 20000\n"
         "counts the io thread's instructions of the loop only (worker threads run outside "
         "it: for every thread, subtract the totals of two runs with different N).\n"
-        "Section 3 drops and recreates the table `world` in the PostgreSQL database."};
+        "Section 3 drops and recreates the table `world` in the PostgreSQL database, and "
+        "section 4 the pgbench tables (pgbench -i), running pgbench from PATH."};
     plan p;
     std::string json_path, case_name, postgresql_url;
     std::size_t iterations = 100'000;
