@@ -459,7 +459,7 @@ TEST_CASE("migrations: a changed or missing applied migration is refused until r
     db.execute("drop table if exists " + fx.posts);
 }
 
-TEST_CASE("migrations: stamp records revisions without running them; gaps are refused",
+TEST_CASE("migrations: stamp records revisions without running them, and refuses gaps",
           "[db][migrations]") {
     test::database db;
     schema_fixture fx{db};

@@ -1,0 +1,8 @@
+// Declarative models (tornado-sqlalchemy's declarative_base): a table declared once for
+// a plain struct; the schema made from it (create_all / drop_all); its rows converted by
+// SOCI and read and written by typed statements. See docs/models.md.
+#pragma once
+
+#include <asio_soci/model/metadata.hpp>
+#include <asio_soci/model/rows.hpp>
+#include <asio_soci/model/table.hpp>
