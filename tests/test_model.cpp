@@ -195,7 +195,8 @@ TEST_CASE("models: every column type round-trips, NULL included", "[db]") {
     CHECK(b->note == std::nullopt);
 }
 
-TEST_CASE("models: create_all then drop_all leaves an empty database, and twice is harmless", "[db]") {
+TEST_CASE("models: create_all then drop_all leaves an empty database, and twice is harmless",
+          "[db]") {
     test::database db;
     const auto metadata = asio_soci::metadata::of<models::post, models::tag, models::user>();
     auto sql = db.connect();
@@ -261,6 +262,11 @@ TEST_CASE("models: the typed statements and SOCI's conversion of a model", "[db]
             sql << "select id, username, email from users where username = 'ann'",
                 soci::into(fetched);
             CHECK(fetched.id == ann.id);
+            // A select of some columns fills those, and leaves the other members as they are.
+            models::user partial{0, "", std::string("kept")};
+            sql << "select id, username from users where username = 'ann'", soci::into(partial);
+            CHECK(partial.username == "ann");
+            CHECK(partial.email == "kept");
             const models::user carol{0, "carol", std::nullopt};
             sql << "insert into users (username, email) values (:username, :email)",
                 soci::use(carol);
@@ -269,6 +275,13 @@ TEST_CASE("models: the typed statements and SOCI's conversion of a model", "[db]
             for (const auto& u : all)
                 rows += !u.username.empty();
             CHECK(rows == 3);
+
+            // A conflict is no error, and leaves the transaction usable.
+            models::user dup{0, "ann", std::nullopt}, dan{0, "dan", std::nullopt};
+            CHECK_FALSE(asio_soci::try_insert_row(sql, dup));
+            CHECK(dup.id == 0);
+            CHECK(asio_soci::try_insert_row(sql, dan));
+            CHECK(dan.id > 0);
 
             CHECK(asio_soci::delete_by_key<models::user>(sql, bob.id) == 1);
             CHECK(asio_soci::delete_by_key<models::user>(sql, bob.id) == 0);

@@ -11,18 +11,24 @@ asio_soci::migration_set users_migrations(asio_soci::backend dialect) {
     return migrations_for(dialect, users_postgresql_migrations(), users_sqlite_migrations());
 }
 
+const asio_soci::table<user>& table_of(asio_soci::model<user>) {
+    static const auto table =
+        asio_soci::table<user>("users")
+            .column("id", &user::id, asio_soci::sql::bigint,
+                    {.primary_key = true, .identity = true})
+            .column("username", &user::username, asio_soci::sql::varchar(max_username_length),
+                    {.unique = true});
+    return table;
+}
+
 long long count_users(soci::session& sql) {
-    long long count = 0;
-    sql << "select count(*) from users", soci::into(count);
-    return count;
+    return asio_soci::count_rows<user>(sql);
 }
 
 bool add_user(soci::session& sql, const std::string& username) {
-    soci::statement insert = (sql.prepare << "insert into users (username) values (:username) "
-                                             "on conflict (username) do nothing",
-                              soci::use(username));
-    insert.execute(true);
-    return insert.get_affected_rows() == 1;
+    user added;
+    added.username = username;
+    return asio_soci::try_insert_row(sql, added);
 }
 
 std::optional<std::string> invalid_username(std::string_view username) {

@@ -1,15 +1,18 @@
 // The users table of tornado-sqlalchemy's example (id, username unique), shared by the example
-// servers. Its schema comes from migrations (examples/common/migrations/users/), applied
-// at start-up; the functions taking soci::session& run on the pool's workers, inside
-// as_future().
+// servers: declared once as a model (<asio_soci/model.hpp>), read and written through
+// the typed statements. Its schema comes from migrations
+// (examples/common/migrations/users/), applied at start-up; the functions taking
+// soci::session& run on the pool's workers, inside as_future().
 #pragma once
 
 #include <asio_soci/database_url.hpp>
 #include <asio_soci/migrations.hpp>
+#include <asio_soci/model.hpp>
 
 #include <soci/soci.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +21,14 @@ namespace example {
 
 /// The longest accepted user name (the column is varchar(100)).
 inline constexpr std::size_t max_username_length = 100;
+
+/// A row of the users table (tornado-sqlalchemy's `User` model).
+struct user {
+    std::int64_t id = 0;
+    std::string username;
+};
+/// Its declaration: id bigint, assigned by the database; username varchar(100), unique.
+const asio_soci::table<user>& table_of(asio_soci::model<user>);
 
 /// The migrations that create the users table on `dialect` (PostgreSQL or SQLite, which
 /// declare a database-assigned id differently). Embedded in the binary at build time.

@@ -59,6 +59,13 @@ void model_read_failure(const std::string& column, const std::string& why) {
     throw soci::soci_error("column " + column + ": " + why);
 }
 
+bool model_has_column(const soci::values& values, const std::string& name) {
+    for (std::size_t i = 0; i < values.get_number_of_columns(); ++i)
+        if (values.get_properties(i).get_name() == name)
+            return true;
+    return false;
+}
+
 std::tm model_parse_time(const std::string& column, const std::string& text) {
     std::tm t{};
     const int fields = std::sscanf(text.c_str(), "%4d-%2d-%2d %2d:%2d:%2d", &t.tm_year, &t.tm_mon,
@@ -93,7 +100,8 @@ std::string model_count_sql(const table_definition& table, std::string_view cond
     return "select count(*) from " + quote_identifier(table.name) + where(condition);
 }
 
-std::string model_insert_sql(soci::session& sql, const table_definition& table, bool& returns_key) {
+std::string model_insert_sql(soci::session& sql, const table_definition& table,
+                             bool ignore_conflicts, bool& returns_key) {
     std::string columns, values;
     for (const auto& column : table.columns) {
         if (column.options.identity)
@@ -104,6 +112,8 @@ std::string model_insert_sql(soci::session& sql, const table_definition& table, 
     std::string text =
         "insert into " + quote_identifier(table.name) +
         (columns.empty() ? " default values" : " (" + columns + ") values (" + values + ")");
+    if (ignore_conflicts)
+        text += " on conflict do nothing";
     returns_key = false;
     if (const auto* identity = table.identity();
         identity && model_dialect_of(sql) == model_dialect::postgresql) {

@@ -139,11 +139,15 @@ M model_convert(const soci::values& values, const std::string& name) {
     }
 }
 
-/// Reads the column `name` into `member`. Without a row (SOCI converting the values of a
-/// soci::use back after a statement), nothing is read.
+/// True when the row of `values` has a column `name` (a select may name some columns
+/// only).
+bool model_has_column(const soci::values& values, const std::string& name);
+
+/// Reads the column `name` into `member`; a column the row lacks leaves it as it is, and
+/// so does SOCI converting the values of a soci::use back after a statement (no row).
 template <class M>
 void model_read(const soci::values& values, const std::string& name, M& member) {
-    if (values.get_number_of_columns() == 0)
+    if (!model_has_column(values, name))
         return;
     if constexpr (model_nullable<M>::value) {
         if (values.get_indicator(name) == soci::i_null)

@@ -21,8 +21,10 @@ std::string model_select_sql(const table_definition& table, std::string_view con
 std::string model_select_by_key_sql(const table_definition& table);
 std::string model_count_sql(const table_definition& table, std::string_view condition);
 /// The insert, and whether it answers the new key itself (RETURNING); otherwise the key
-/// is read with model_last_key().
-std::string model_insert_sql(soci::session& sql, const table_definition& table, bool& returns_key);
+/// is read with model_last_key(). `ignore_conflicts`: a row that would violate a unique
+/// or primary key constraint is not inserted, without an error (ON CONFLICT DO NOTHING).
+std::string model_insert_sql(soci::session& sql, const table_definition& table,
+                             bool ignore_conflicts, bool& returns_key);
 long long model_last_key(soci::session& sql);
 std::string model_update_sql(const table_definition& table);
 std::string model_delete_sql(const table_definition& table);
@@ -102,25 +104,48 @@ long long count_rows(soci::session& sql, std::string_view condition = {}, const 
     return count;
 }
 
+namespace detail {
+
+// insert_row and try_insert_row: false when a conflict left the table as it was.
+template <class T>
+bool model_insert(soci::session& sql, T& row, bool ignore_conflicts) {
+    const auto& model = table_of<T>();
+    const bool has_identity = model.definition().identity() != nullptr;
+    bool returns_key = false;
+    const auto text = model_insert_sql(sql, model.definition(), ignore_conflicts, returns_key);
+    const T& values = row;  // a const use: SOCI does not convert it back
+    long long key = 0;
+    if (returns_key) {
+        soci::statement insert = (sql.prepare << text, soci::use(values), soci::into(key));
+        if (!insert.execute(true))  // no key returned: nothing inserted
+            return false;
+    } else {
+        soci::statement insert = (sql.prepare << text, soci::use(values));
+        insert.execute(true);
+        if (insert.get_affected_rows() == 0)
+            return false;
+        if (has_identity)
+            key = model_last_key(sql);
+    }
+    if (has_identity)
+        model.set_identity(row, key);
+    return true;
+}
+
+}  // namespace detail
+
 /// Inserts `row`; a database-assigned key (the identity column) is written into it.
 template <declared_model T>
 void insert_row(soci::session& sql, T& row) {
-    const auto& model = table_of<T>();
-    bool returns_key = false;
-    const auto text = detail::model_insert_sql(sql, model.definition(), returns_key);
-    const T& values = row;
-    if (!model.definition().identity()) {
-        sql << text, soci::use(values);
-        return;
-    }
-    long long key = 0;
-    if (returns_key) {
-        sql << text, soci::use(values), soci::into(key);
-    } else {
-        sql << text, soci::use(values);
-        key = detail::model_last_key(sql);
-    }
-    model.set_identity(row, key);
+    detail::model_insert(sql, row, false);
+}
+
+/// Inserts `row` unless that would violate a unique or primary key constraint (ON
+/// CONFLICT DO NOTHING, which leaves a PostgreSQL transaction usable); true when it was
+/// inserted, its database-assigned key then written into it.
+template <declared_model T>
+bool try_insert_row(soci::session& sql, T& row) {
+    return detail::model_insert(sql, row, true);
 }
 
 /// Updates the row with `row`'s primary key to `row`'s values; returns the rows changed
