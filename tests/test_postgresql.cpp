@@ -103,7 +103,7 @@ TEST_CASE("pg: parameters and values of every supported type round-trip", "[db][
     }());
 }
 
-TEST_CASE("pg: zero-hop and as_future calls on one session run in submission order",
+TEST_CASE("pg: zero-hop and as_future calls on one session run and complete in submission order",
           "[db][postgresql]") {
     test::database db;
     const auto table = db.table("order");
@@ -112,34 +112,46 @@ TEST_CASE("pg: zero-hop and as_future calls on one session run in submission ord
     asio::io_context io;
     auto s = test::run(io, factory.async_acquire());
     std::vector<std::string> completed;
-    auto done = [&](const char* name) {
-        return [&completed, name](std::exception_ptr e, auto&&...) {
+    std::vector<std::string> submitted;
+    auto done = [&](std::string name) {
+        submitted.push_back(name);
+        return asio::bind_executor(io, [&completed, name](std::exception_ptr e, auto&&...) {
             CHECK(!e);
             completed.push_back(name);
-        };
+        });
     };
     const std::string insert = "insert into " + table + " (name) values ($1)";
-    // Launched together: a slow as_future call first, so the zero-hop calls queue behind it.
+    // Launched together: a slow as_future call first, so that the others queue behind it;
+    // then the two kinds alternate, each handing the connection to the other.
     asio_soci::as_future(
         s,
         [&](soci::session& sql) {
             sql << "select pg_sleep(0.05)";
-            sql << "insert into " + table + " (name) values ('a')";
+            sql << "insert into " + table + " (name) values ('a0')";
         },
-        asio::bind_executor(io, done("a")));
-    pg::async_query(s, insert, "b", asio::bind_executor(io, done("b")));
-    asio_soci::as_future(
-        s, [&](soci::session& sql) { sql << "insert into " + table + " (name) values ('c')"; },
-        asio::bind_executor(io, done("c")));
-    pg::async_query(s, insert, "d", asio::bind_executor(io, done("d")));
+        done("a0"));
+    for (int i = 1; i <= 50; ++i) {
+        const auto zero_hop = "z" + std::to_string(i);
+        pg::async_query(s, insert, zero_hop, done(zero_hop));
+        const auto offloaded = "a" + std::to_string(i);
+        asio_soci::as_future(
+            s,
+            [&, offloaded](soci::session& sql) {
+                sql << "insert into " + table + " (name) values (:name)", soci::use(offloaded);
+            },
+            done(offloaded));
+    }
     io.restart();
     io.run();
-    CHECK(completed == std::vector<std::string>{"a", "b", "c", "d"});
+    CHECK(completed == submitted);
     test::run(io, s.async_commit());
-    CHECK(db.scalar("select count(*) from " + table) == 4);
-    CHECK(
-        db.scalar("select count(*) from (select string_agg(name, '' order by seq) as names from " +
-                  table + ") t where names = 'abcd'") == 1);
+    std::string in_submission_order;
+    for (const auto& name : submitted)
+        in_submission_order += name + ",";
+    in_submission_order.pop_back();
+    CHECK(db.scalar("select count(*) from (select string_agg(name, ',' order by seq) as names "
+                    "from " +
+                    table + ") t where names = '" + in_submission_order + "'") == 1);
 }
 
 TEST_CASE("pg: transactions behave as for as_future", "[db][postgresql]") {

@@ -228,9 +228,13 @@ void pool::end_loan(connection_slot& slot, pg_operation& op, bool interrupted, b
     auto give_back_strand = [this, &slot, &op, interrupted, aborted, close] {
         operation_ended(slot, interrupted,
                         close ? "a zero-hop call left it in an unknown state" : nullptr);
+        // Completed before the strand is given back, as run() does: the next call on the
+        // session cannot complete before this one. The completion may end the pool's last
+        // session on another thread: ~pool waits for this guard before the slot goes.
+        auto pool_alive = asio::make_work_guard(workers_);
+        op.complete(aborted);  // the completion owns the operation from here on
         if (slot.jobs.resume())
             asio::post(workers_, [this, &slot] { drain(slot); });
-        op.complete(aborted);  // the completion owns the operation from here on
     };
     // Waiting for a cancel request's answer, or closing, blocks: never on the caller's
     // thread.
