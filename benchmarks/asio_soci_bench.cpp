@@ -6,9 +6,12 @@
 //      trip (raw_post: the physical limit of the design) and std::async;
 //   2. pool acquire + release;
 //   3. primary-key selects on SQLite (and PostgreSQL with a URL) vs a synchronous loop
-//      and thread-per-connection raw SOCI.
+//      and thread-per-connection raw SOCI;
+//   4. the models' typed get_by_key vs a hand-written statement kept per connection;
+//   5. (PostgreSQL) the zero-hop API vs raw threads and pgbench.
 // `--case NAME --iterations N` runs one case alone, for callgrind.
 #include <asio_soci/asio_soci.hpp>
+#include <asio_soci/model.hpp>
 #include <asio_soci/postgresql.hpp>
 
 #include <asio/associated_executor.hpp>
@@ -757,6 +760,74 @@ void run_query_section(const plan& p, report& out, const std::string& database,
 }
 
 // ---------------------------------------------------------------------------------------
+// Models: the typed get_by_key against the statement a user would write and keep.
+
+struct world_row {
+    int id = 0;
+    int randomnumber = 0;
+};
+
+const asio_soci::table<world_row>& table_of(asio_soci::model<world_row>) {
+    static const auto table =
+        asio_soci::table<world_row>("world")
+            .column("id", &world_row::id, asio_soci::sql::integer, {.primary_key = true})
+            .column("randomnumber", &world_row::randomnumber, asio_soci::sql::integer);
+    return table;
+}
+
+// The hand-written equivalent: prepared once per connection, bound to its members.
+struct kept_world_select {
+    explicit kept_world_select(soci::session& sql)
+        : select((sql.prepare << "select id, randomnumber from world where id = :id", soci::use(id),
+                  soci::into(row.id), soci::into(row.randomnumber))) {}
+    int id = 0;
+    world_row row;
+    soci::statement select;
+};
+
+world_row kept_select(soci::session& sql, int id) {
+    auto& q = asio_soci::connection_state<kept_world_select>(sql);
+    q.id = id;
+    q.select.execute(true);
+    world_row found = q.row;
+    while (q.select.fetch()) {  // to the end (SQLite)
+    }
+    return found;
+}
+
+void run_model_section(const plan& p, report& out, const std::string& database,
+                       const std::string& url) {
+    create_world_table(url);
+    const std::string section = "models " + database + ": a world row by its key";
+    constexpr std::size_t connections = 4, coroutines = 16;
+    auto factory = make_factory(url, connections);
+    auto sessions = acquire_sessions(factory, connections);
+    const std::size_t calls_each = std::max<std::size_t>(1, p.queries / coroutines);
+    auto time_with = [&](auto get) {
+        return measure(p.repetitions, [&] {
+            return time_coroutines(
+                coroutines, calls_each,
+                [&](std::size_t coroutine) {
+                    auto* s = &sessions[coroutine % sessions.size()];
+                    return [s, get, ids = std::make_shared<id_source>(coroutine)](std::size_t) {
+                        return asio_soci::as_future(*s,
+                                                    [get, id = ids->next()](soci::session& sql) {
+                                                        return get(sql, id).randomnumber;
+                                                    });
+                    };
+                },
+                false);
+        });
+    };
+    const auto kept = time_with(&kept_select);
+    out.add({section, "hand-written kept statement", coroutines, connections, kept, {}, ""});
+    const auto typed = time_with(
+        [](soci::session& sql, int id) { return *asio_soci::get_by_key<world_row>(sql, id); });
+    out.add({section, "get_by_key<world_row>", coroutines, connections, typed,
+             typed.calls_per_second.median / kept.calls_per_second.median, "kept statement q/s"});
+}
+
+// ---------------------------------------------------------------------------------------
 // The zero-hop PostgreSQL API (asio_soci::pg): every call from one io thread.
 
 // `command`, with its output; throws when it fails.
@@ -944,8 +1015,10 @@ void run_all(const plan& p, const std::optional<std::string>& postgresql_url,
     run_offload_section(p, out, dir);
     run_acquire_section(p, out, dir);
     run_query_section(p, out, "SQLite", dir.sqlite_url("world.db"));
+    run_model_section(p, out, "SQLite", dir.sqlite_url("world.db"));
     if (postgresql_url) {
         run_query_section(p, out, "PostgreSQL", *postgresql_url);
+        run_model_section(p, out, "PostgreSQL", *postgresql_url);
         run_zero_hop_section(p, out, *postgresql_url);
     } else {
         std::cout << '\n';

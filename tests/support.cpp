@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 namespace test {
@@ -136,6 +137,28 @@ bool next_acquisition_sees(asio::io_context& io, const asio_soci::session_factor
     unblock();
     io.run();
     return seen.get();
+}
+
+migration_dir::migration_dir()
+    : path_(std::filesystem::temp_directory_path() / ("asio_soci_migrations_" + unique_suffix())) {
+    std::filesystem::create_directories(path_);
+}
+
+migration_dir::~migration_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+}
+
+void migration_dir::write(const std::string& name, const std::string& content) const {
+    std::ofstream(path_ / name, std::ios::binary) << content;
+}
+
+void migration_dir::remove(const std::string& name) const {
+    std::filesystem::remove(path_ / name);
+}
+
+asio_soci::migration_set migration_dir::load() const {
+    return asio_soci::migration_set::from_directory(path_);
 }
 
 namespace {

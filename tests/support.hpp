@@ -2,6 +2,7 @@
 #pragma once
 
 #include <asio_soci/asio_soci.hpp>
+#include <asio_soci/migrations.hpp>
 
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
@@ -10,6 +11,7 @@
 #include <spdlog/logger.h>
 
 #include <atomic>
+#include <filesystem>
 #include <functional>
 #include <future>
 #include <memory>
@@ -50,6 +52,23 @@ private:
     std::string url_;
     std::string file_;    // SQLite
     std::string schema_;  // PostgreSQL
+};
+
+/// A migrations directory of the test's own, removed at the end.
+class migration_dir {
+public:
+    migration_dir();
+    ~migration_dir();
+    migration_dir(const migration_dir&) = delete;
+    migration_dir& operator=(const migration_dir&) = delete;
+
+    void write(const std::string& name, const std::string& content) const;
+    void remove(const std::string& name) const;
+    asio_soci::migration_set load() const;
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
 };
 
 /// A logger for a pool or migrator under test, and a future that becomes ready the first

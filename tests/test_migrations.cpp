@@ -42,36 +42,7 @@ std::vector<std::string> split(std::string_view script, backend dialect) {
     return texts(split_sql_script(script, dialect));
 }
 
-std::atomic<int> directory_counter{0};
-
-// A migrations directory of the test's own, removed at the end.
-class migration_dir {
-public:
-    migration_dir()
-        : path_(std::filesystem::temp_directory_path() /
-                ("asio_soci_migrations_" + std::to_string(::getpid()) + "_" +
-                 std::to_string(directory_counter++))) {
-        std::filesystem::create_directories(path_);
-    }
-    ~migration_dir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    migration_dir(const migration_dir&) = delete;
-    migration_dir& operator=(const migration_dir&) = delete;
-
-    void write(const std::string& name, const std::string& content) const {
-        std::ofstream(path_ / name, std::ios::binary) << content;
-    }
-    void remove(const std::string& name) const { std::filesystem::remove(path_ / name); }
-    asio_soci::migration_set load() const {
-        return asio_soci::migration_set::from_directory(path_);
-    }
-    const std::filesystem::path& path() const { return path_; }
-
-private:
-    std::filesystem::path path_;
-};
+using test::migration_dir;
 
 // Three migrations on tables unique to the test: users, posts, and a side-effect
 // table in which each upgrade and downgrade script leaves a row.

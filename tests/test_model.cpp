@@ -289,6 +289,46 @@ TEST_CASE("models: the typed statements and SOCI's conversion of a model", "[db]
         }));
 }
 
+TEST_CASE("models: the typed statements are prepared once per pooled connection",
+          "[db][postgresql]") {
+    test::database db;
+    const auto metadata = asio_soci::metadata::of<models::user>();
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+    asio::io_context io;
+    test::run(io, asio_soci::async_create_all(factory, metadata));
+    // PostgreSQL lists a connection's prepared statements: a statement prepared per call
+    // is deallocated after it, a kept one stays, one per kind.
+    auto prepared_on_users = [](soci::session& sql) {
+        long long n = 0;
+        sql << "select count(*) from pg_prepared_statements where statement like "
+               "'%\"users\"%'",
+            soci::into(n);
+        return n;
+    };
+    for (int round = 0; round < 3; ++round) {
+        const auto kept = test::run(
+            io, asio_soci::as_future(factory, [&, round](soci::session& sql) {
+                models::user u{0, "user" + std::to_string(round), std::nullopt};
+                asio_soci::insert_row(sql, u);
+                asio_soci::insert_row(sql, u = {0, "other" + std::to_string(round), "x"});
+                CHECK(asio_soci::get_by_key<models::user>(sql, u.id)->email == "x");
+                CHECK(asio_soci::get_by_key<models::user>(sql, u.id + 1000) == std::nullopt);
+                u.email = "y";
+                CHECK(asio_soci::update_row(sql, u) == 1);
+                CHECK(asio_soci::get_by_key<models::user>(sql, u.id)->email == "y");
+                CHECK(asio_soci::delete_by_key<models::user>(sql, u.id) == 1);
+                return prepared_on_users(sql);
+            }));
+        CHECK(kept == 4);  // insert, get, update, delete
+    }
+    // On a session of the caller's own, they are prepared for the call.
+    auto own = db.connect();
+    models::user dan{0, "dan", std::nullopt};
+    asio_soci::insert_row(*own, dan);
+    CHECK(asio_soci::get_by_key<models::user>(*own, dan.id)->username == "dan");
+    CHECK(prepared_on_users(*own) == 0);
+}
+
 TEST_CASE("models: the database enforces the declared constraints", "[db]") {
     test::database db;
     const auto metadata = asio_soci::metadata::of<models::user, models::post>();

@@ -21,6 +21,10 @@ const asio_soci::table<user>& table_of(asio_soci::model<user>) {
     return table;
 }
 
+asio_soci::metadata users_models() {
+    return asio_soci::metadata::of<user>();
+}
+
 long long count_users(soci::session& sql) {
     return asio_soci::count_rows<user>(sql);
 }

@@ -19,6 +19,8 @@ using state_deleter = void (*)(void*) noexcept;
 // The object of type `type` kept with `sql`, or null when there is none yet. Throws
 // std::logic_error unless called on a worker inside a call on the pooled `sql`.
 void* find_connection_state(soci::session& sql, std::type_index type);
+// True inside a call that as_future() runs on `sql`, where connection_state() works.
+bool keeps_connection_state(soci::session& sql) noexcept;
 // Keeps `object` with `sql` until the connection closes; returns it.
 void* keep_connection_state(soci::session& sql, std::type_index type, void* object,
                             state_deleter destroy);

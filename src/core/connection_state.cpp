@@ -27,6 +27,10 @@ running_on::~running_on() {
     running_slot = nullptr;
 }
 
+bool keeps_connection_state(soci::session& sql) noexcept {
+    return running_slot && running_slot->sql.get() == &sql;
+}
+
 void* find_connection_state(soci::session& sql, std::type_index type) {
     for (auto& state : slot_running(sql).states) {
         if (state.type == type)

@@ -86,6 +86,52 @@ private:
     bool held_ = false;
 };
 
+// SQLite enforces foreign keys (when the application turned them on) at once, and a
+// table rebuild (create, copy, drop, rename: docs/models.md) would trip them, or cascade a
+// DROP's implicit DELETE into other tables. So, as SQLite's documentation prescribes,
+// enforcement is off while a migration runs (it can only change outside a transaction)
+// and the keys are checked before it commits.
+class foreign_keys_off {
+public:
+    foreign_keys_off(soci::session& sql, backend dialect) : sql_(sql) {
+        if (dialect != backend::sqlite3)
+            return;
+        int enforced = 0;
+        sql_ << "PRAGMA foreign_keys", soci::into(enforced);
+        if (enforced) {
+            detail::execute_native(sql_, "PRAGMA foreign_keys = OFF");
+            restore_ = true;
+        }
+    }
+    ~foreign_keys_off() {
+        if (restore_) {
+            try {
+                detail::execute_native(sql_, "PRAGMA foreign_keys = ON");
+            } catch (...) {  // the connection is failing: it will be replaced
+            }
+        }
+    }
+    foreign_keys_off(const foreign_keys_off&) = delete;
+    foreign_keys_off& operator=(const foreign_keys_off&) = delete;
+
+    /// Throws migration_error when a row refers to nothing.
+    void check() {
+        if (!restore_)
+            return;
+        int violations = 0;
+        sql_ << "SELECT count(*) FROM pragma_foreign_key_check", soci::into(violations);
+        if (violations)
+            throw migration_error(std::to_string(violations) +
+                                  " rows would refer to rows that do not exist (PRAGMA "
+                                  "foreign_key_check); rolled back, the database stays at the "
+                                  "previous revision");
+    }
+
+private:
+    soci::session& sql_;
+    bool restore_ = false;
+};
+
 // The migrations of one set against the version table, on one connection.
 class migration_engine {
 public:
@@ -217,12 +263,14 @@ private:
     // concurrent migrators); commits when it returns true, rolls back otherwise.
     template <class Step>
     bool in_transaction(Step step) {
+        foreign_keys_off keys{sql_, dialect_};
         detail::begin(sql_);
         try {
             const bool commit = step();
-            if (commit)
+            if (commit) {
+                keys.check();
                 sql_.commit();
-            else
+            } else
                 sql_.rollback();
             return commit;
         } catch (...) {

@@ -4,9 +4,11 @@
 // clang-format off
 
 #include <asio_soci/asio_soci.hpp>
+#include <asio_soci/migrate_main.hpp>
 #include <asio_soci/model.hpp>
 
 #include <cstdint>
+#include <iostream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -66,5 +68,29 @@ asio::awaitable<long long> add_user(asio_soci::request_scope& scope, std::string
     co_await s.async_commit();
     // [hide]
     co_return count;
+}
+// [end]
+
+// [snippet models-migrate-main]
+// [hide]
+namespace app {
+// [show]
+// app_migrate.cpp: the migrations command line, with the application's models.
+int main(int argc, char** argv) {
+    return asio_soci::migrate_main(argc, argv, app::tables());
+}
+// [hide]
+}  // namespace app
+// [end]
+
+// [snippet models-check]
+// [hide]
+bool models_match(const asio_soci::session_factory& factory) {
+    // [show]
+    auto comparison = asio_soci::check_models(factory, app::tables());  // blocks: not on an io thread
+    for (const auto& d : comparison.differences)
+        std::cerr << d.table << ": " << d.description << '\n';  // "users: column email added"
+    // [hide]
+    return comparison.up_to_date();
 }
 // [end]

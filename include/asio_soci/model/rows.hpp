@@ -4,6 +4,7 @@
 // quoted for the dialect.
 #pragma once
 
+#include <asio_soci/connection_state.hpp>
 #include <asio_soci/model/table.hpp>
 
 #include <soci/soci.h>
@@ -11,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
@@ -40,6 +42,84 @@ soci::statement model_statement(Prepared prepared, const Binds&... binds) {
         return (std::move(prepared), ..., soci::use(binds));
 }
 
+// The same, bound to the elements of `binds`.
+template <class Prepared, class... Binds>
+soci::statement model_statement(Prepared prepared, const std::tuple<Binds...>& binds) {
+    return std::apply([&](const auto&... b) { return model_statement(std::move(prepared), b...); },
+                      binds);
+}
+
+/// A bind's type as a kept statement holds it: text of any kind as std::string.
+template <class B>
+using model_bind_t =
+    std::conditional_t<std::is_convertible_v<const B&, std::string_view>, std::string, B>;
+
+/// A statement with the variables it is bound to: kept with the pooled connection
+/// (connection_state) inside as_future, so that it is prepared once per connection (on
+/// PostgreSQL, parsed and planned once); made for the one call on a soci::session of the
+/// caller's own.
+template <class Statement>
+class model_prepared {
+public:
+    explicit model_prepared(soci::session& sql)
+        : statement_(keeps_connection_state(sql) ? &connection_state<Statement>(sql)
+                                                 : &local_.emplace(sql)) {}
+    model_prepared(const model_prepared&) = delete;
+    model_prepared& operator=(const model_prepared&) = delete;
+
+    Statement* operator->() const noexcept { return statement_; }
+
+private:
+    std::optional<Statement> local_;
+    Statement* statement_;
+};
+
+// The typed statements, each bound to its members once.
+template <class T, class... Key>
+struct model_get_statement {
+    explicit model_get_statement(soci::session& sql)
+        : statement(model_statement(
+              (sql.prepare << model_select_by_key_sql(table_of<T>().definition()), soci::into(row)),
+              key)) {}
+    T row{};
+    std::tuple<Key...> key{};
+    soci::statement statement;
+};
+
+template <class T, bool IgnoreConflicts>
+struct model_insert_statement {
+    explicit model_insert_statement(soci::session& sql)
+        : text(model_insert_sql(sql, table_of<T>().definition(), IgnoreConflicts, returns_key)),
+          statement(returns_key ? soci::statement((sql.prepare << text, soci::use(values_view),
+                                                   soci::into(key)))
+                                : soci::statement((sql.prepare << text, soci::use(values_view)))) {}
+    bool returns_key = false;  // set by text's initialiser
+    std::string text;
+    T values{};
+    const T& values_view = values;  // a const use: SOCI does not convert it back
+    long long key = 0;
+    soci::statement statement;
+};
+
+template <class T>
+struct model_update_statement {
+    explicit model_update_statement(soci::session& sql)
+        : statement((sql.prepare << model_update_sql(table_of<T>().definition()),
+                     soci::use(values_view))) {}
+    T values{};
+    const T& values_view = values;
+    soci::statement statement;
+};
+
+template <class T, class... Key>
+struct model_delete_statement {
+    explicit model_delete_statement(soci::session& sql)
+        : statement(
+              model_statement(sql.prepare << model_delete_sql(table_of<T>().definition()), key)) {}
+    std::tuple<Key...> key{};
+    soci::statement statement;
+};
+
 }  // namespace asio_soci::detail
 
 namespace soci {
@@ -65,14 +145,17 @@ namespace asio_soci {
 /// The row whose primary key is `key...` (one value per key column, in order), or none.
 template <declared_model T, class... Key>
 std::optional<T> get_by_key(soci::session& sql, const Key&... key) {
-    const auto& table = table_of<T>().definition();
-    detail::model_check_key(table, sizeof...(Key));
-    T row{};
-    auto st = detail::model_statement(
-        (sql.prepare << detail::model_select_by_key_sql(table), soci::into(row)), key...);
-    if (!st.execute(true))
+    detail::model_check_key(table_of<T>().definition(), sizeof...(Key));
+    detail::model_prepared<detail::model_get_statement<T, detail::model_bind_t<Key>...>> get{sql};
+    get->key = std::tuple<detail::model_bind_t<Key>...>(key...);
+    get->row = T{};
+    if (!get->statement.execute(true))
         return std::nullopt;
-    return row;
+    std::optional<T> found{std::move(get->row)};
+    // To the end: on SQLite, a kept select with a row left unread holds its snapshot.
+    while (get->statement.fetch()) {
+    }
+    return found;
 }
 
 /// The rows matching `condition` (SQL after WHERE, with `:name` placeholders bound in
@@ -107,22 +190,20 @@ long long count_rows(soci::session& sql, std::string_view condition = {}, const 
 namespace detail {
 
 // insert_row and try_insert_row: false when a conflict left the table as it was.
-template <class T>
-bool model_insert(soci::session& sql, T& row, bool ignore_conflicts) {
+template <bool IgnoreConflicts, class T>
+bool model_insert(soci::session& sql, T& row) {
     const auto& model = table_of<T>();
     const bool has_identity = model.definition().identity() != nullptr;
-    bool returns_key = false;
-    const auto text = model_insert_sql(sql, model.definition(), ignore_conflicts, returns_key);
-    const T& values = row;  // a const use: SOCI does not convert it back
+    model_prepared<model_insert_statement<T, IgnoreConflicts>> insert{sql};
+    insert->values = row;
     long long key = 0;
-    if (returns_key) {
-        soci::statement insert = (sql.prepare << text, soci::use(values), soci::into(key));
-        if (!insert.execute(true))  // no key returned: nothing inserted
+    if (insert->returns_key) {
+        if (!insert->statement.execute(true))  // no key returned: nothing inserted
             return false;
+        key = insert->key;
     } else {
-        soci::statement insert = (sql.prepare << text, soci::use(values));
-        insert.execute(true);
-        if (insert.get_affected_rows() == 0)
+        insert->statement.execute(true);
+        if (insert->statement.get_affected_rows() == 0)
             return false;
         if (has_identity)
             key = model_last_key(sql);
@@ -137,7 +218,7 @@ bool model_insert(soci::session& sql, T& row, bool ignore_conflicts) {
 /// Inserts `row`; a database-assigned key (the identity column) is written into it.
 template <declared_model T>
 void insert_row(soci::session& sql, T& row) {
-    detail::model_insert(sql, row, false);
+    detail::model_insert<false>(sql, row);
 }
 
 /// Inserts `row` unless that would violate a unique or primary key constraint (ON
@@ -145,28 +226,30 @@ void insert_row(soci::session& sql, T& row) {
 /// inserted, its database-assigned key then written into it.
 template <declared_model T>
 bool try_insert_row(soci::session& sql, T& row) {
-    return detail::model_insert(sql, row, true);
+    return detail::model_insert<true>(sql, row);
 }
 
 /// Updates the row with `row`'s primary key to `row`'s values; returns the rows changed
 /// (0: no such row).
 template <declared_model T>
 long long update_row(soci::session& sql, const T& row) {
-    const auto& table = table_of<T>().definition();
-    detail::model_check_key(table, table.primary_key.size());
-    soci::statement st = (sql.prepare << detail::model_update_sql(table), soci::use(row));
-    st.execute(true);
-    return st.get_affected_rows();
+    detail::model_check_key(table_of<T>().definition(),
+                            table_of<T>().definition().primary_key.size());
+    detail::model_prepared<detail::model_update_statement<T>> update{sql};
+    update->values = row;
+    update->statement.execute(true);
+    return update->statement.get_affected_rows();
 }
 
 /// Deletes the row whose primary key is `key...`; returns the rows deleted (0 or 1).
 template <declared_model T, class... Key>
 long long delete_by_key(soci::session& sql, const Key&... key) {
-    const auto& table = table_of<T>().definition();
-    detail::model_check_key(table, sizeof...(Key));
-    auto st = detail::model_statement(sql.prepare << detail::model_delete_sql(table), key...);
-    st.execute(true);
-    return st.get_affected_rows();
+    detail::model_check_key(table_of<T>().definition(), sizeof...(Key));
+    detail::model_prepared<detail::model_delete_statement<T, detail::model_bind_t<Key>...>> remove{
+        sql};
+    remove->key = std::tuple<detail::model_bind_t<Key>...>(key...);
+    remove->statement.execute(true);
+    return remove->statement.get_affected_rows();
 }
 
 }  // namespace asio_soci
