@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <fstream>
 #include <iterator>
@@ -46,6 +47,7 @@ struct member_v2 {
     int age = 0;
     std::int64_t score = 0;
     std::optional<std::string> nickname;
+    std::optional<std::vector<std::byte>> avatar;
 };
 inline const table<member_v2>& table_of(asio_soci::model<member_v2>) {
     static const auto t =
@@ -54,7 +56,8 @@ inline const table<member_v2>& table_of(asio_soci::model<member_v2>) {
             .column("name", &member_v2::name, sql::varchar(100))
             .column("age", &member_v2::age, sql::integer)
             .column("score", &member_v2::score, sql::bigint)
-            .column("nickname", &member_v2::nickname, sql::text);
+            .column("nickname", &member_v2::nickname, sql::text)
+            .column("avatar", &member_v2::avatar, sql::blob);
     return t;
 }
 
@@ -208,6 +211,7 @@ TEST_CASE("autogenerate: columns added, removed, retyped and made not null, both
     CHECK(e.differences(v2) == std::set<std::string>{
                                    "members: column legacy removed",
                                    "members: column nickname added",
+                                   "members: column avatar added",
                                    "members: column name: type varchar(100), was varchar(50)",
                                    "members: column age: not null, was nullable",
                                    "members: column score: type bigint, was integer",

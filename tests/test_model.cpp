@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -33,6 +34,8 @@ struct sample {
     std::chrono::system_clock::time_point at;
     std::optional<int> maybe;
     std::optional<std::string> note;
+    std::vector<std::byte> data;
+    std::optional<std::vector<unsigned char>> thumbnail;
 };
 
 inline const asio_soci::table<sample>& table_of(asio_soci::model<sample>) {
@@ -51,7 +54,9 @@ inline const asio_soci::table<sample>& table_of(asio_soci::model<sample>) {
                                   .column("day", &sample::day, sql::date)
                                   .column("at", &sample::at, sql::timestamp)
                                   .column("maybe", &sample::maybe, sql::integer)
-                                  .column("note", &sample::note, sql::text);
+                                  .column("note", &sample::note, sql::text)
+                                  .column("data", &sample::data, sql::blob)
+                                  .column("thumbnail", &sample::thumbnail, sql::blob);
     return table;
 }
 
@@ -154,6 +159,9 @@ TEST_CASE("models: every column type round-trips, NULL included", "[db]") {
     extreme.at = std::chrono::sys_days{std::chrono::year{1999} / 12 / 31} + 23h + 59min + 59s;
     extreme.maybe = -7;
     extreme.note = "";
+    for (std::size_t i = 0; i < (1u << 20); ++i)  // 1 MiB, every byte value, NUL included
+        extreme.data.push_back(static_cast<std::byte>(i * 7 % 256));
+    extreme.thumbnail = std::vector<unsigned char>{0, 255, 0};
 
     models::sample empty;
     empty.id = 2;
@@ -185,6 +193,8 @@ TEST_CASE("models: every column type round-trips, NULL included", "[db]") {
     CHECK(a->at == extreme.at);
     CHECK(a->maybe == -7);
     CHECK(a->note == std::string());
+    CHECK(a->data == extreme.data);
+    CHECK(a->thumbnail == extreme.thumbnail);
 
     CHECK(b->small == empty.small);
     CHECK(b->big == empty.big);
@@ -193,6 +203,22 @@ TEST_CASE("models: every column type round-trips, NULL included", "[db]") {
     CHECK(b->at == empty.at);
     CHECK(b->maybe == std::nullopt);
     CHECK(b->note == std::nullopt);
+    CHECK(b->data.empty());
+    CHECK(b->thumbnail == std::nullopt);
+
+    // Stored as bytes (a BLOB on SQLite, not their text), and updated as such.
+    CHECK(db.scalar("select length(data) from samples where id = 1") == 1 << 20);
+    CHECK(db.scalar("select count(*) from samples where id = 2 and data is not null and "
+                    "length(data) = 0") == 1);
+    b->data = {std::byte{1}, std::byte{0}, std::byte{2}};
+    b->thumbnail = std::vector<unsigned char>{};
+    auto updated = test::run(io, asio_soci::as_future(factory, [&](soci::session& sql) {
+                                 asio_soci::update_row(sql, *b);
+                                 return asio_soci::get_by_key<models::sample>(sql, 2);
+                             }));
+    CHECK(updated->data == b->data);
+    CHECK(updated->thumbnail == std::vector<unsigned char>{});
+    CHECK(db.scalar("select length(data) from samples where id = 2") == 3);
 }
 
 TEST_CASE("models: create_all then drop_all leaves an empty database, and twice is harmless",
@@ -317,9 +343,12 @@ TEST_CASE("models: the typed statements are prepared once per pooled connection"
                 CHECK(asio_soci::update_row(sql, u) == 1);
                 CHECK(asio_soci::get_by_key<models::user>(sql, u.id)->email == "y");
                 CHECK(asio_soci::delete_by_key<models::user>(sql, u.id) == 1);
+                CHECK(asio_soci::select_where<models::user>(sql, "username = :n", "user0").size() ==
+                      1);
+                CHECK(asio_soci::count_rows<models::user>(sql) == round + 1);
                 return prepared_on_users(sql);
             }));
-        CHECK(kept == 4);  // insert, get, update, delete
+        CHECK(kept == 6);  // insert, get, update, delete, the select, the count
     }
     // On a session of the caller's own, they are prepared for the call.
     auto own = db.connect();

@@ -28,6 +28,11 @@ void cancel_offload(connection_slot& slot, offload_operation& op, bool interrupt
 worker_executor executor_of(pool& p) noexcept {
     return p.executor();
 }
+std::shared_ptr<pool> keep_through_upcall(std::shared_ptr<pool> reference) noexcept {
+    if (reference && reference->executor().running_in_this_thread())
+        reference.reset();  // the last one: the pool goes to its reaper (session_factory.cpp)
+    return reference;
+}
 bool autocommit(const pool& p) noexcept {
     return p.options().autocommit;
 }

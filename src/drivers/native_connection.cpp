@@ -1,5 +1,6 @@
 #include "native_connection.hpp"
 #include "native_session.hpp"
+#include "sqlite_functions.hpp"
 
 #include <asio_soci/errors.hpp>
 
@@ -164,6 +165,7 @@ void native_connection::open(soci::session& sql, const connect_settings& setting
                 this);
             if (!settings.sqlite_journal_mode.empty())
                 set_journal_mode(sql, db, settings.sqlite_journal_mode);
+            register_sqlite_functions(sql);
             break;
         }
         case backend::mysql:

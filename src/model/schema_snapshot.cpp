@@ -57,7 +57,7 @@ std::string normalise_type(std::string_view type) {
 
 namespace {
 
-std::string type_sql(const sql::column_type& type) {
+std::string type_sql(const sql::column_type& type, model_dialect dialect) {
     switch (type.kind) {
         case sql::type_kind::smallint:
             return "smallint";
@@ -83,6 +83,8 @@ std::string type_sql(const sql::column_type& type) {
             return "date";
         case sql::type_kind::timestamp:
             return "timestamp";
+        case sql::type_kind::blob:
+            return dialect == model_dialect::postgresql ? "bytea" : "blob";
     }
     return "text";
 }
@@ -117,7 +119,7 @@ schema_table expected_table(const table_definition& table, model_dialect dialect
         // SQLite assigns keys only to a column declared exactly "integer primary key" (an
         // alias of the rowid).
         const bool rowid = column.options.identity && dialect == model_dialect::sqlite;
-        t.columns.push_back({column.name, rowid ? "integer" : type_sql(column.type),
+        t.columns.push_back({column.name, rowid ? "integer" : type_sql(column.type, dialect),
                              column.nullable, column.options.identity,
                              column.options.default_value.sql()});
         if (column.options.unique)

@@ -1,5 +1,6 @@
 // The typed statements' SQL (model/rows.hpp): columns by name, values as binds named as
 // the columns (soci::use of a model row) or bound in order (keys, conditions).
+#include "../drivers/sqlite_functions.hpp"
 #include "dialect.hpp"
 
 #include <asio_soci/model/rows.hpp>
@@ -9,6 +10,7 @@
 #include <cstdio>
 #include <ctime>
 #include <string>
+#include <vector>
 
 namespace asio_soci::detail {
 
@@ -51,6 +53,64 @@ std::string key_condition(const table_definition& table) {
 
 std::string where(std::string_view condition) {
     return condition.empty() ? std::string() : " where " + std::string(condition);
+}
+
+}  // namespace
+
+std::string model_hex(const unsigned char* bytes, std::size_t size) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string text = "\\x";
+    text.reserve(2 + 2 * size);
+    for (std::size_t i = 0; i < size; ++i) {
+        text += digits[bytes[i] >> 4];
+        text += digits[bytes[i] & 0xf];
+    }
+    return text;
+}
+
+std::vector<unsigned char> model_unhex(const std::string& column, const std::string& text,
+                                       bool raw) {
+    if (raw || text.compare(0, 2, "\\x") != 0)
+        return {text.begin(), text.end()};
+    auto digit = [&](char c) -> unsigned {
+        if (c >= '0' && c <= '9')
+            return static_cast<unsigned>(c - '0');
+        if (c >= 'a' && c <= 'f')
+            return static_cast<unsigned>(c - 'a' + 10);
+        if (c >= 'A' && c <= 'F')
+            return static_cast<unsigned>(c - 'A' + 10);
+        model_read_failure(column, "bytes in hex hold a character that is no hex digit");
+    };
+    if (text.size() % 2 != 0)
+        model_read_failure(column, "bytes in hex with an odd number of digits");
+    std::vector<unsigned char> bytes;
+    bytes.reserve(text.size() / 2 - 1);
+    for (std::size_t i = 2; i < text.size(); i += 2)
+        bytes.push_back(static_cast<unsigned char>(digit(text[i]) << 4 | digit(text[i + 1])));
+    return bytes;
+}
+
+namespace {
+
+bool has_blob(const table_definition& table) {
+    for (const auto& column : table.columns)
+        if (column.type.kind == sql::type_kind::blob)
+            return true;
+    return false;
+}
+
+// The placeholder of `column`'s bind in an insert or update: on SQLite a blob's hex is
+// turned into bytes, by a function registered on the connection first.
+std::string bind_placeholder(soci::session& sql, const column_definition& column) {
+    if (column.type.kind != sql::type_kind::blob || model_dialect_of(sql) != model_dialect::sqlite)
+        return ":" + column.name;
+    return "asio_soci_unhex(:" + column.name + ")";
+}
+
+// A session of the caller's own lacks the function the pool registers on its own.
+void register_unhex(soci::session& sql, const table_definition& table) {
+    if (has_blob(table) && model_dialect_of(sql) == model_dialect::sqlite)
+        register_sqlite_functions(sql);
 }
 
 }  // namespace
@@ -102,12 +162,13 @@ std::string model_count_sql(const table_definition& table, std::string_view cond
 
 std::string model_insert_sql(soci::session& sql, const table_definition& table,
                              bool ignore_conflicts, bool& returns_key) {
+    register_unhex(sql, table);
     std::string columns, values;
     for (const auto& column : table.columns) {
         if (column.options.identity)
             continue;
         columns += (columns.empty() ? "" : ", ") + quote_identifier(column.name);
-        values += (values.empty() ? ":" : ", :") + column.name;
+        values += (values.empty() ? "" : ", ") + bind_placeholder(sql, column);
     }
     std::string text =
         "insert into " + quote_identifier(table.name) +
@@ -129,7 +190,8 @@ long long model_last_key(soci::session& sql) {
     return key;
 }
 
-std::string model_update_sql(const table_definition& table) {
+std::string model_update_sql(soci::session& sql, const table_definition& table) {
+    register_unhex(sql, table);
     std::string assignments;
     for (const auto& column : table.columns) {
         bool in_key = false;
@@ -137,8 +199,8 @@ std::string model_update_sql(const table_definition& table) {
             in_key = in_key || key == column.name;
         if (in_key)
             continue;
-        assignments += (assignments.empty() ? "" : ", ") + quote_identifier(column.name) +
-                       " = :" + column.name;
+        assignments += (assignments.empty() ? "" : ", ") + quote_identifier(column.name) + " = " +
+                       bind_placeholder(sql, column);
     }
     std::string condition;
     for (std::size_t i = 0; i < table.primary_key.size(); ++i)

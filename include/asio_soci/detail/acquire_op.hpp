@@ -64,7 +64,7 @@ private:
 
     void finish() {
         // Dropped here, on the caller's thread, after the upcall (see function_op).
-        [[maybe_unused]] auto pool_reference = std::move(pool_);
+        [[maybe_unused]] auto pool_reference = keep_through_upcall(std::move(pool_));
         holder_.free_then_upcall(this, std::move(error_), std::move(session_));
     }
 

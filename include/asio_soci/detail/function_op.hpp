@@ -105,7 +105,8 @@ private:
 
     void finish(bool aborted) {
         // The caller's thread, not a worker, drops the pool reference (a pool cannot
-        // join its workers from one of them): after the upcall, as the last thing.
+        // join its workers from one of them): after the upcall, as the last thing
+        // (keep_through_upcall).
         [[maybe_unused]] auto pool_reference = take_pool_reference();
         auto error = aborted ? operation_aborted() : this->take_error();
         if constexpr (std::is_void_v<result>)
@@ -117,7 +118,7 @@ private:
 
     auto take_pool_reference() noexcept {
         if constexpr (one_shot)
-            return std::move(target_);
+            return keep_through_upcall(std::move(target_));
         else
             return nullptr;
     }

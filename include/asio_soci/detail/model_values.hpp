@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <concepts>
+#include <cstddef>
 #include <cstdlib>
 #include <ctime>
 #include <limits>
@@ -15,11 +16,26 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace asio_soci::detail {
 
 template <class M>
 concept model_integer = std::signed_integral<M> && !std::same_as<M, bool>;
+
+/// The members a blob column stores.
+template <class M>
+concept model_bytes =
+    std::same_as<M, std::vector<std::byte>> || std::same_as<M, std::vector<unsigned char>>;
+
+/// Bytes as SOCI binds them: text, \x and two hex digits per byte (PostgreSQL's bytea
+/// input; on SQLite, the typed statements decode it with the function asio_soci_unhex).
+std::string model_hex(const unsigned char* bytes, std::size_t size);
+/// A blob column's value as SOCI reads it: PostgreSQL's bytea output (\x and hex), or
+/// SQLite's bytes as they are (`raw`, or text without the \x). Throws soci_error naming
+/// `column` for bad hex.
+std::vector<unsigned char> model_unhex(const std::string& column, const std::string& text,
+                                       bool raw);
 
 template <class M>
 struct model_nullable {
@@ -43,6 +59,8 @@ auto model_base(const M& value) {
         return static_cast<long long>(value);
     else if constexpr (std::is_floating_point_v<M>)
         return static_cast<double>(value);
+    else if constexpr (model_bytes<M>)
+        return model_hex(reinterpret_cast<const unsigned char*>(value.data()), value.size());
     else if constexpr (std::same_as<M, std::chrono::system_clock::time_point>) {
         const std::time_t seconds = std::chrono::system_clock::to_time_t(value);
         std::tm utc{};
@@ -116,6 +134,14 @@ M model_convert(const soci::values& values, const std::string& name) {
         if (type == soci::dt_string)
             return static_cast<M>(std::strtod(values.get<std::string>(name).c_str(), nullptr));
         return static_cast<M>(integer());
+    } else if constexpr (model_bytes<M>) {
+        if (type != soci::dt_string && type != soci::dt_blob)
+            model_read_failure(name, "its type is not bytes");
+        // SQLite reports a column declared blob as such, and hands its bytes over as they
+        // are; PostgreSQL's bytea comes as text.
+        const auto bytes = model_unhex(name, values.get<std::string>(name), type == soci::dt_blob);
+        return M(reinterpret_cast<const typename M::value_type*>(bytes.data()),
+                 reinterpret_cast<const typename M::value_type*>(bytes.data() + bytes.size()));
     } else if constexpr (std::same_as<M, std::string>) {
         if (type == soci::dt_string)
             return values.get<std::string>(name);

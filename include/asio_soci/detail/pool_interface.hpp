@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <exception>
+#include <memory>
 
 namespace asio_soci::detail {
 
@@ -24,6 +25,12 @@ struct core_access;  // src/core/: the only code that drives the operations' sta
 void end_lease(connection_slot& slot) noexcept;
 /// The pool's worker threads.
 worker_executor executor_of(pool& p) noexcept;
+/// The pool reference an operation drops as it completes, to be kept through the upcall
+/// (dropped on the caller's thread, as the last thing): null on a worker of the pool (a
+/// handler without an I/O executor, such as use_future's), where it is dropped before the
+/// upcall, because the upcall may let main() return and a pool must be gone, or handed
+/// to its reaper, before exit begins.
+std::shared_ptr<pool> keep_through_upcall(std::shared_ptr<pool> reference) noexcept;
 /// True when the pool's sessions run in autocommit mode (pool_options::autocommit).
 bool autocommit(const pool& p) noexcept;
 /// std::logic_error: an operation was started on an empty session_factory.

@@ -9,11 +9,14 @@
 
 #include <soci/soci.h>
 
+#include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace asio_soci::detail {
@@ -28,7 +31,7 @@ std::string model_count_sql(const table_definition& table, std::string_view cond
 std::string model_insert_sql(soci::session& sql, const table_definition& table,
                              bool ignore_conflicts, bool& returns_key);
 long long model_last_key(soci::session& sql);
-std::string model_update_sql(const table_definition& table);
+std::string model_update_sql(soci::session& sql, const table_definition& table);
 std::string model_delete_sql(const table_definition& table);
 /// Throws model_error unless `count` values were given for the table's primary key.
 void model_check_key(const table_definition& table, std::size_t count);
@@ -74,6 +77,41 @@ private:
     Statement* statement_;
 };
 
+/// Statements whose SQL varies with a condition (select_where, count_rows), kept per
+/// connection by their SQL: at most `capacity` of one kind, the oldest text dropped first.
+template <class Entry>
+struct model_statement_cache {
+    static constexpr std::size_t capacity = 16;
+    explicit model_statement_cache(soci::session&) {}
+    std::vector<std::pair<std::string, std::unique_ptr<Entry>>> entries;  // oldest first
+};
+
+/// The statement of `text`: kept with the pooled connection inside as_future, made for
+/// the call in `local` on a soci::session of the caller's own.
+template <class Entry>
+Entry& model_cached(soci::session& sql, const std::string& text, std::optional<Entry>& local) {
+    if (!keeps_connection_state(sql))
+        return local.emplace(sql, text);
+    auto& entries = connection_state<model_statement_cache<Entry>>(sql).entries;
+    for (auto& [kept_text, entry] : entries)
+        if (kept_text == text)
+            return *entry;
+    auto made = std::make_unique<Entry>(sql, text);
+    if (entries.size() == model_statement_cache<Entry>::capacity)
+        entries.erase(entries.begin());
+    entries.emplace_back(text, std::move(made));
+    return *entries.back().second;
+}
+
+template <class Result, class... Binds>
+struct model_query_entry {
+    model_query_entry(soci::session& sql, const std::string& text)
+        : statement(model_statement((sql.prepare << text, soci::into(result)), binds)) {}
+    Result result{};
+    std::tuple<Binds...> binds{};
+    soci::statement statement;
+};
+
 // The typed statements, each bound to its members once.
 template <class T, class... Key>
 struct model_get_statement {
@@ -104,7 +142,7 @@ struct model_insert_statement {
 template <class T>
 struct model_update_statement {
     explicit model_update_statement(soci::session& sql)
-        : statement((sql.prepare << model_update_sql(table_of<T>().definition()),
+        : statement((sql.prepare << model_update_sql(sql, table_of<T>().definition()),
                      soci::use(values_view))) {}
     T values{};
     const T& values_view = values;
@@ -163,28 +201,31 @@ std::optional<T> get_by_key(soci::session& sql, const Key&... key) {
 template <declared_model T, class... Binds>
 std::vector<T> select_where(soci::session& sql, std::string_view condition = {},
                             const Binds&... binds) {
+    using entry = detail::model_query_entry<T, detail::model_bind_t<Binds>...>;
+    std::optional<entry> local;
+    auto& select = detail::model_cached(
+        sql, detail::model_select_sql(table_of<T>().definition(), condition), local);
+    select.binds = std::tuple<detail::model_bind_t<Binds>...>(binds...);
     std::vector<T> rows;
-    T row{};
-    auto st = detail::model_statement(
-        (sql.prepare << detail::model_select_sql(table_of<T>().definition(), condition),
-         soci::into(row)),
-        binds...);
-    st.execute();
-    while (st.fetch())
-        rows.push_back(row);
+    select.result = T{};
+    select.statement.execute();
+    while (select.statement.fetch())  // to the end: SQLite then resets the statement
+        rows.push_back(select.result);
     return rows;
 }
 
 /// How many rows match `condition` (as select_where); all rows when empty.
 template <declared_model T, class... Binds>
 long long count_rows(soci::session& sql, std::string_view condition = {}, const Binds&... binds) {
-    long long count = 0;
-    auto st = detail::model_statement(
-        (sql.prepare << detail::model_count_sql(table_of<T>().definition(), condition),
-         soci::into(count)),
-        binds...);
-    st.execute(true);
-    return count;
+    using entry = detail::model_query_entry<long long, detail::model_bind_t<Binds>...>;
+    std::optional<entry> local;
+    auto& count = detail::model_cached(
+        sql, detail::model_count_sql(table_of<T>().definition(), condition), local);
+    count.binds = std::tuple<detail::model_bind_t<Binds>...>(binds...);
+    count.statement.execute(true);
+    while (count.statement.fetch()) {
+    }
+    return count.result;
 }
 
 namespace detail {

@@ -45,7 +45,8 @@ enum class type_kind {
     text,
     varchar,
     date,
-    timestamp
+    timestamp,
+    blob
 };
 
 /// A column's type as the DDL and the schema comparison see it.
@@ -74,6 +75,7 @@ using double_precision_type = simple_type<type_kind::double_precision>;
 using text_type = simple_type<type_kind::text>;
 using date_type = simple_type<type_kind::date>;
 using timestamp_type = simple_type<type_kind::timestamp>;
+using blob_type = simple_type<type_kind::blob>;
 struct numeric_type {
     static constexpr type_kind kind = type_kind::numeric;
     int precision = 0;
@@ -93,6 +95,7 @@ inline constexpr double_precision_type double_precision{};
 inline constexpr text_type text{};
 inline constexpr date_type date{};            // without time of day
 inline constexpr timestamp_type timestamp{};  // without time zone, read and written as UTC
+inline constexpr blob_type blob{};            // bytes: bytea on PostgreSQL, BLOB on SQLite
 constexpr varchar_type varchar(std::size_t length) {
     return {length};
 }
@@ -128,6 +131,8 @@ template <>
 inline constexpr bool accepts<timestamp_type, std::tm> = true;
 template <>
 inline constexpr bool accepts<timestamp_type, std::chrono::system_clock::time_point> = true;
+template <class M>
+inline constexpr bool accepts<blob_type, M> = detail::model_bytes<M>;
 
 }  // namespace sql
 
