@@ -134,7 +134,7 @@ private:
         return alter_ + "add column " + detail::column_sql(column, dialect_, false);
     }
 
-    // The key as a constraint of the models' table: its name, or the models' default.
+    // A unique constraint's body, after its name.
     std::string unique_body(const schema_key& key) const {
         return "unique (" + quoted_list(key.columns) + ")";
     }
