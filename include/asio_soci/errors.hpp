@@ -47,7 +47,10 @@ public:
 };
 
 /// async_commit() found the transaction failed: on PostgreSQL a statement of it had
-/// failed, so the server had aborted it. It has been rolled back; nothing was committed.
+/// failed (and fn caught the error), so the server had aborted it. It has been rolled
+/// back; nothing was committed. The message quotes the statement's error. When that error
+/// was a serialization failure or a deadlock, the commit fails with it instead, as a
+/// transient_error that retry_policy retries.
 class transaction_failed : public error {
 public:
     using error::error;

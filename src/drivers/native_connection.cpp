@@ -1,5 +1,6 @@
 #include "native_connection.hpp"
 #include "native_session.hpp"
+#include "pg_aborting_error.hpp"
 #include "sqlite_functions.hpp"
 
 #include <asio_soci/errors.hpp>
@@ -137,8 +138,10 @@ void native_connection::open(soci::session& sql, const connect_settings& setting
     switch (settings.kind) {
         case backend::postgresql: {
             sql.open(soci::postgresql, settings.connect_string);
-            PGconn* conn = static_cast<soci::postgresql_session_backend*>(sql.get_backend())->conn_;
+            PGconn* conn = detail::postgresql_handle(sql);
             PQsetNoticeReceiver(conn, log_notice, &notices);
+            if (!remember_aborting_errors(conn))
+                throw connection_error("asio_soci: libpq refused to register an event procedure");
             pg_statements_.enabled = settings.pg_prepared_statements;
             std::lock_guard lock{interrupt_mutex_};
             handle_ = conn;

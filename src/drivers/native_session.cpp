@@ -32,11 +32,6 @@ transaction_state from_postgresql(PGconn* conn) noexcept {
     }
 }
 
-// SOCI's backend classes export no type information, so no dynamic_cast: the name says.
-PGconn* postgresql_handle(soci::session& sql) {
-    return static_cast<soci::postgresql_session_backend*>(sql.get_backend())->conn_;
-}
-
 sqlite3* sqlite_handle(soci::session& sql) {
     return static_cast<soci::sqlite3_session_backend*>(sql.get_backend())->conn_;
 }
@@ -48,6 +43,11 @@ template <class Error>
 }
 
 }  // namespace
+
+// SOCI's backend classes export no type information, so no dynamic_cast: the name says.
+PGconn* postgresql_handle(soci::session& sql) {
+    return static_cast<soci::postgresql_session_backend*>(sql.get_backend())->conn_;
+}
 
 transaction_state native_transaction_status(backend kind, void* handle) noexcept {
     if (kind == backend::postgresql)

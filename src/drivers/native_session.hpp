@@ -33,6 +33,8 @@ transaction_state native_transaction_status(backend kind, void* handle) noexcept
 transaction_state transaction_status_of(soci::session& sql);
 /// The backend an open session uses; nullopt for one the library does not know.
 std::optional<backend> backend_of(soci::session& sql);
+/// The PGconn of a session open on PostgreSQL.
+pg_conn* postgresql_handle(soci::session& sql);
 /// Runs one statement through the driver itself, so that SOCI's ":name" placeholder
 /// rewriting never touches its text (PostgreSQL and SQLite). Throws the backend's
 /// soci_error type (with the SQLite result code or the PostgreSQL SQLSTATE): its

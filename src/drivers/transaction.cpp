@@ -1,4 +1,6 @@
+#include "error_classification.hpp"
 #include "native_session.hpp"
+#include "pg_aborting_error.hpp"
 
 #include <asio_soci/detail/transaction.hpp>
 #include <asio_soci/errors.hpp>
@@ -8,6 +10,34 @@
 #include <stdexcept>
 
 namespace asio_soci::detail {
+
+namespace {
+
+// A commit of a transaction that a statement error aborted (fn caught the error).
+// A transient cause is rethrown as itself, so that retry_policy retries the unit of
+// work as it does when fn lets the error through.
+[[noreturn]] void refuse_commit(const std::exception_ptr& cause) {
+    constexpr const char* outcome =
+        "PostgreSQL had aborted it; it has been rolled back and nothing was committed";
+    if (!cause)
+        throw transaction_failed(
+            std::string("commit refused: a statement of this transaction failed earlier, so ") +
+            outcome);
+    try {
+        std::rethrow_exception(cause);
+    } catch (transient_error& e) {
+        e.add_context(std::string("while committing: a statement had failed with this error, "
+                                  "which the unit of work caught, so ") +
+                      outcome);
+        throw;
+    } catch (const soci::soci_error& e) {
+        throw transaction_failed(
+            std::string("commit refused: a statement of this transaction failed earlier (") +
+            e.get_error_message() + "), so " + outcome);
+    }
+}
+
+}  // namespace
 
 void begin(soci::session& sql) {
     // SQLite: take the write lock up front. A deferred transaction that reads and then
@@ -32,13 +62,15 @@ void commit_if_open(soci::session& sql) {
     switch (transaction_status_of(sql)) {
         case transaction_state::idle:
             return;
-        case transaction_state::failed:
+        case transaction_state::failed: {
             // PostgreSQL answers COMMIT of a failed transaction with a rollback, and
             // success: say so instead of letting the caller believe its work was kept.
+            auto cause = aborting_error(postgresql_handle(sql));
+            if (cause)
+                cause = classify_error(cause, false);
             sql.rollback();
-            throw transaction_failed(
-                "commit refused: a statement of this transaction failed earlier, so "
-                "PostgreSQL had aborted it; it has been rolled back and nothing was committed");
+            refuse_commit(cause);
+        }
         default:
             sql.commit();
     }

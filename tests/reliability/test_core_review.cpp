@@ -128,9 +128,71 @@ TEST_CASE("core review: the one-shot form fails when fn swallowed a statement's 
         }
         return 42;
     };
-    CHECK_THROWS_AS(test::run(io, asio_soci::as_future(factory, insert_twice)),
-                    asio_soci::transaction_failed);
+    // The refusal names the statement error that aborted the transaction.
+    std::string refusal;
+    try {
+        test::run(io, asio_soci::as_future(factory, insert_twice));
+    } catch (const asio_soci::transaction_failed& e) {
+        refusal = e.what();
+    }
+    CHECK_THAT(refusal, Catch::Contains("duplicate key value"));
     CHECK(db.scalar("select count(*) from " + table) == 0);
+}
+
+// The serialization failure is caught inside fn, and a later statement is answered
+// "current transaction is aborted" (caught too): the commit reports the serialization
+// failure, so that retry_policy reruns the unit of work.
+TEST_CASE("core review: retry_policy reruns a unit whose fn caught a serialization failure",
+          "[db][postgresql]") {
+    test::database db;
+    auto table = db.create_table("swallowed_conflict");
+    db.execute("insert into " + table + " (id, name) values (1, 'initial')");
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+    asio::io_context io;
+    int attempts = 0;
+    std::string caught;
+    auto rename_after_a_concurrent_update = [&](soci::session& sql) {
+        ++attempts;
+        sql << "set transaction isolation level repeatable read";
+        std::string seen;
+        sql << "select name from " + table + " where id = 1", soci::into(seen);  // the snapshot
+        if (attempts == 1)
+            db.execute("update " + table + " set name = 'concurrent' where id = 1");
+        try {
+            sql << "update " + table + " set name = 'mine' where id = 1";
+        } catch (const soci::soci_error& e) {
+            caught = e.what();
+        }
+        try {
+            sql << "select 1";
+        } catch (const soci::soci_error&) {
+        }
+        return seen;
+    };
+    using namespace std::chrono_literals;
+    const auto seen = test::run(
+        io,
+        asio_soci::as_future(factory, rename_after_a_concurrent_update,
+                             asio_soci::retry_policy{.max_attempts = 3, .initial_backoff = 1ms}));
+    CHECK(caught.find("could not serialize") != std::string::npos);
+    CHECK(attempts == 2);
+    CHECK(seen == "concurrent");
+    CHECK(factory.stats().retries_total == 1);
+    CHECK(db.scalar("select count(*) from " + table + " where name = 'mine'") == 1);
+
+    // Without a retry the caller gets the serialization failure, and nothing is committed.
+    attempts = 0;
+    std::string failure;
+    try {
+        test::run(io, asio_soci::as_future(factory, rename_after_a_concurrent_update,
+                                           asio_soci::retry_policy{.max_attempts = 1}));
+    } catch (const asio_soci::serialization_failure& e) {
+        failure = e.what();
+    }
+    CHECK_THAT(failure,
+               Catch::Contains("could not serialize") && Catch::Contains("nothing was committed"));
+    CHECK(attempts == 1);
+    CHECK(db.scalar("select count(*) from " + table + " where name = 'concurrent'") == 1);
 }
 
 // A COMMIT that has started runs to its real outcome: a cancelled async_commit() either
