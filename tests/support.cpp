@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
+#include <thread>
 
 namespace test {
 
@@ -192,6 +193,16 @@ log_watch::log_watch(std::string text) {
     seen = sink->seen();
     logger = std::make_shared<spdlog::logger>("watched", std::move(sink));
     logger->set_level(spdlog::level::debug);
+}
+
+std::future<void> terminate_backend_once_sleeping(database& db, int pid) {
+    return std::async(std::launch::async, [&db, pid] {
+        const auto backend = std::to_string(pid);
+        while (db.scalar("select count(*) from pg_stat_activity where pid = " + backend +
+                         " and query like '%pg_sleep%'") == 0)
+            std::this_thread::yield();
+        db.scalar("select count(*) from (select pg_terminate_backend(" + backend + ")) t");
+    });
 }
 
 }  // namespace test

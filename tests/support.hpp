@@ -112,6 +112,10 @@ int run_concurrently(asio::io_context& io, int count, MakeCoroutine make) {
 /// which then cancels `call()` at a known point rather than after a guessed delay.
 asio::awaitable<void> wait_until(const std::atomic<bool>& flag);
 
+/// PostgreSQL: ends backend `pid` (pg_terminate_backend) from a thread of its own, once
+/// that backend runs a statement containing pg_sleep; get() waits for it to have done so.
+std::future<void> terminate_backend_once_sleeping(database& db, int pid);
+
 /// Starts an acquisition from `factory`, lets it queue, calls `unblock`, and returns
 /// whether `flag` was already set when the acquisition succeeded: proves that a
 /// connection is not handed on before the work that `unblock` releases has finished.

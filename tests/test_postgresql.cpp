@@ -319,14 +319,7 @@ TEST_CASE("pg: a connection killed during a call fails it and is replaced", "[db
     test::run(io, [&]() -> asio::awaitable<void> {
         auto s = co_await factory.async_acquire();
         auto pid = (co_await pg::async_query(s, "select pg_backend_pid()")).front().get<int>(0);
-        auto killer = std::async(std::launch::async, [&] {
-            // Once the slow statement runs, end its backend.
-            while (db.scalar("select count(*) from pg_stat_activity where pid = " +
-                             std::to_string(pid) + " and query like '%pg_sleep%'") == 0)
-                std::this_thread::yield();
-            db.scalar("select count(*) from (select pg_terminate_backend(" + std::to_string(pid) +
-                      ")) t");
-        });
+        auto killer = test::terminate_backend_once_sleeping(db, pid);
         CHECK_THROWS_AS(co_await pg::async_query(s, "select pg_sleep(60)"),
                         asio_soci::connection_lost);
         killer.get();

@@ -15,7 +15,6 @@
 
 #include <catch2/catch.hpp>
 
-#include <future>
 #include <random>
 #include <string>
 #include <thread>
@@ -186,14 +185,8 @@ TEST_CASE("zero-hop: the server ending the connection in the middle of a batch",
         const auto pid =
             (co_await pg::async_query(s, "select pg_backend_pid()")).front().get<int>(0);
         co_await s.async_commit();
-        auto killer = std::async(std::launch::async, [&] {
-            // Once the batch's second statement runs, end its backend.
-            while (db.scalar("select count(*) from pg_stat_activity where pid = " +
-                             std::to_string(pid) + " and query like '%pg_sleep%'") == 0)
-                std::this_thread::yield();
-            db.scalar("select count(*) from (select pg_terminate_backend(" + std::to_string(pid) +
-                      ")) t");
-        });
+        // Ended once the batch's second statement runs.
+        auto killer = test::terminate_backend_once_sleeping(db, pid);
         pg::batch statements;
         statements.add("insert into " + table + " (id, name) values (1, 'before')");
         statements.add("select pg_sleep(60)");
