@@ -277,13 +277,9 @@ struct figures {
     std::optional<spread> p50_us, p99_us;  // only where latencies were recorded
 };
 
-// Runs `run_once` once to warm up, then `repetitions` times, and summarises.
-template <class RunOnce>
-figures measure(int repetitions, RunOnce run_once) {
-    run_once();
+figures summarise(std::vector<run_result> runs) {
     std::vector<double> ns_per_call, per_second, p50, p99;
-    for (int r = 0; r < repetitions; ++r) {
-        run_result run = run_once();
+    for (auto& run : runs) {
         ns_per_call.push_back(run.seconds * 1e9 / static_cast<double>(run.calls));
         per_second.push_back(static_cast<double>(run.calls) / run.seconds);
         if (!run.latencies_ns.empty()) {
@@ -297,6 +293,30 @@ figures measure(int repetitions, RunOnce run_once) {
         result.p99_us = spread_of(p99);
     }
     return result;
+}
+
+// Runs `run_once` once to warm up, then `repetitions` times, and summarises.
+template <class RunOnce>
+figures measure(int repetitions, RunOnce run_once) {
+    run_once();
+    std::vector<run_result> runs;
+    for (int r = 0; r < repetitions; ++r)
+        runs.push_back(run_once());
+    return summarise(std::move(runs));
+}
+
+// Two cases whose ratio is the figure: their repetitions alternate, so that a slow phase
+// of a noisy machine weighs on both alike.
+template <class RunA, class RunB>
+std::pair<figures, figures> measure_alternately(int repetitions, RunA run_a, RunB run_b) {
+    run_a();
+    run_b();
+    std::vector<run_result> a, b;
+    for (int r = 0; r < repetitions; ++r) {
+        a.push_back(run_a());
+        b.push_back(run_b());
+    }
+    return {summarise(std::move(a)), summarise(std::move(b))};
 }
 
 // ---------------------------------------------------------------------------------------
@@ -552,6 +572,12 @@ struct plan {
     std::size_t std_async_calls = 10'000;
     std::size_t acquire_cycles = 100'000;
     std::size_t queries = 50'000;
+    std::vector<std::string> sections;  // empty: all
+
+    bool runs(const std::string& section) const {
+        return sections.empty() ||
+               std::find(sections.begin(), sections.end(), section) != sections.end();
+    }
 };
 
 // Ways of making the offload round trip, measured side by side.
@@ -804,7 +830,7 @@ void run_model_section(const plan& p, report& out, const std::string& database,
     auto sessions = acquire_sessions(factory, connections);
     const std::size_t calls_each = std::max<std::size_t>(1, p.queries / coroutines);
     auto time_with = [&](auto get) {
-        return measure(p.repetitions, [&] {
+        return [&, get] {
             return time_coroutines(
                 coroutines, calls_each,
                 [&](std::size_t coroutine) {
@@ -817,12 +843,13 @@ void run_model_section(const plan& p, report& out, const std::string& database,
                     };
                 },
                 false);
-        });
+        };
     };
-    const auto kept = time_with(&kept_select);
+    const auto [kept, typed] = measure_alternately(
+        p.repetitions, time_with(&kept_select), time_with([](soci::session& sql, int id) {
+            return *asio_soci::get_by_key<world_row>(sql, id);
+        }));
     out.add({section, "hand-written kept statement", coroutines, connections, kept, {}, ""});
-    const auto typed = time_with(
-        [](soci::session& sql, int id) { return *asio_soci::get_by_key<world_row>(sql, id); });
     out.add({section, "get_by_key<world_row>", coroutines, connections, typed,
              typed.calls_per_second.median / kept.calls_per_second.median, "kept statement q/s"});
 }
@@ -869,6 +896,7 @@ void run_zero_hop_section(const plan& p, report& out, const std::string& url) {
         "zero-hop PostgreSQL (asio_soci::pg), one io thread: primary-key lookups";
     const std::string query_section =
         "query PostgreSQL: select randomnumber from world where id = :id";
+    create_world_table(url);  // (again, when section 3 ran: it also runs alone)
     constexpr std::size_t connections = 16;
     auto factory = make_factory(url, connections);
     auto sessions = acquire_sessions(factory, connections);
@@ -1012,14 +1040,21 @@ void run_all(const plan& p, const std::optional<std::string>& postgresql_url,
         "pool; K=64: 4 sessions on a SQLite file, 4-thread pool); query = q/s / raw "
         "thread-per-connection q/s with the same number of connections");
     temp_dir dir;
-    run_offload_section(p, out, dir);
-    run_acquire_section(p, out, dir);
-    run_query_section(p, out, "SQLite", dir.sqlite_url("world.db"));
-    run_model_section(p, out, "SQLite", dir.sqlite_url("world.db"));
+    if (p.runs("offload"))
+        run_offload_section(p, out, dir);
+    if (p.runs("acquire"))
+        run_acquire_section(p, out, dir);
+    if (p.runs("query"))
+        run_query_section(p, out, "SQLite", dir.sqlite_url("world.db"));
+    if (p.runs("models"))
+        run_model_section(p, out, "SQLite", dir.sqlite_url("world.db"));
     if (postgresql_url) {
-        run_query_section(p, out, "PostgreSQL", *postgresql_url);
-        run_model_section(p, out, "PostgreSQL", *postgresql_url);
-        run_zero_hop_section(p, out, *postgresql_url);
+        if (p.runs("query"))
+            run_query_section(p, out, "PostgreSQL", *postgresql_url);
+        if (p.runs("models"))
+            run_model_section(p, out, "PostgreSQL", *postgresql_url);
+        if (p.runs("zero-hop"))
+            run_zero_hop_section(p, out, *postgresql_url);
     } else {
         std::cout << '\n';
         out.note("PostgreSQL: skipped (no URL)");
@@ -1047,6 +1082,8 @@ int main(int argc, char** argv) {
     std::size_t iterations = 100'000;
     app.add_flag("--quick", p.quick, "3 repetitions of small runs, a few seconds in all (CI)");
     app.add_option("--json", json_path, "Also write the figures as JSON to FILE");
+    app.add_option("--section", p.sections, "Run only these sections (repeatable; default: all)")
+        ->check(CLI::IsMember({"offload", "acquire", "query", "models", "zero-hop"}));
     std::string case_help = "Run only this case (K = 1), then print one line:";
     for (const auto& [name, description] : case_descriptions)
         case_help += "\n  " + name + ": " + description;
