@@ -139,6 +139,37 @@ TEST_CASE("core review: the one-shot form fails when fn swallowed a statement's 
     CHECK(db.scalar("select count(*) from " + table) == 0);
 }
 
+// A rollback to a savepoint recovers the transaction from a caught error: the refusal
+// names the error that failed the transaction in the end, not the recovered one.
+TEST_CASE("core review: a refused commit names the error after the last savepoint recovery",
+          "[db][postgresql]") {
+    test::database db;
+    auto table = db.create_table("savepoint");
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+    asio::io_context io;
+    auto recover_then_fail = [table](soci::session& sql) {
+        sql << "insert into " + table + " (id, name) values (1, 'x')";
+        sql << "savepoint before_duplicate";
+        try {
+            sql << "insert into " + table + " (id, name) values (1, 'x')";
+        } catch (const soci::soci_error&) {
+            sql << "rollback to savepoint before_duplicate";
+        }
+        try {
+            sql << "select 1 / 0";
+        } catch (const soci::soci_error&) {
+        }
+    };
+    std::string refusal;
+    try {
+        test::run(io, asio_soci::as_future(factory, recover_then_fail));
+    } catch (const asio_soci::transaction_failed& e) {
+        refusal = e.what();
+    }
+    CHECK_THAT(refusal, Catch::Contains("division by zero") && !Catch::Contains("duplicate key"));
+    CHECK(db.scalar("select count(*) from " + table) == 0);
+}
+
 // The serialization failure is caught inside fn, and a later statement is answered
 // "current transaction is aborted" (caught too): the commit reports the serialization
 // failure, so that retry_policy reruns the unit of work.
