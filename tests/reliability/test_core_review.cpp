@@ -113,6 +113,17 @@ TEST_CASE("core review: destroying a stopped io_context with a migration waiting
     CHECK(factory.stats().waiting == 0);
 }
 
+// The message of the Error that `call` throws; empty when it throws none.
+template <class Error, class Call>
+std::string message_of(Call call) {
+    try {
+        call();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return {};
+}
+
 // PostgreSQL answers COMMIT of a transaction in which a statement failed with a rollback.
 TEST_CASE("core review: the one-shot form fails when fn swallowed a statement's error",
           "[db][postgresql]") {
@@ -129,24 +140,13 @@ TEST_CASE("core review: the one-shot form fails when fn swallowed a statement's 
         return 42;
     };
     // The refusal names the statement error that aborted the transaction.
-    std::string refusal;
-    try {
-        test::run(io, asio_soci::as_future(factory, insert_twice));
-    } catch (const asio_soci::transaction_failed& e) {
-        refusal = e.what();
-    }
-    CHECK_THAT(refusal, Catch::Contains("duplicate key value"));
+    CHECK_THAT(message_of<asio_soci::transaction_failed>(
+                   [&] { test::run(io, asio_soci::as_future(factory, insert_twice)); }),
+               Catch::Contains("duplicate key value"));
     CHECK(db.scalar("select count(*) from " + table) == 0);
-}
 
-// A rollback to a savepoint recovers the transaction from a caught error: the refusal
-// names the error that failed the transaction in the end, not the recovered one.
-TEST_CASE("core review: a refused commit names the error after the last savepoint recovery",
-          "[db][postgresql]") {
-    test::database db;
-    auto table = db.create_table("savepoint");
-    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
-    asio::io_context io;
+    // A rollback to a savepoint recovers the transaction from a caught error: the refusal
+    // names the error that failed the transaction in the end.
     auto recover_then_fail = [table](soci::session& sql) {
         sql << "insert into " + table + " (id, name) values (1, 'x')";
         sql << "savepoint before_duplicate";
@@ -160,13 +160,9 @@ TEST_CASE("core review: a refused commit names the error after the last savepoin
         } catch (const soci::soci_error&) {
         }
     };
-    std::string refusal;
-    try {
-        test::run(io, asio_soci::as_future(factory, recover_then_fail));
-    } catch (const asio_soci::transaction_failed& e) {
-        refusal = e.what();
-    }
-    CHECK_THAT(refusal, Catch::Contains("division by zero") && !Catch::Contains("duplicate key"));
+    CHECK_THAT(message_of<asio_soci::transaction_failed>(
+                   [&] { test::run(io, asio_soci::as_future(factory, recover_then_fail)); }),
+               Catch::Contains("division by zero") && !Catch::Contains("duplicate key"));
     CHECK(db.scalar("select count(*) from " + table) == 0);
 }
 
@@ -213,14 +209,10 @@ TEST_CASE("core review: retry_policy reruns a unit whose fn caught a serializati
 
     // Without a retry the caller gets the serialization failure, and nothing is committed.
     attempts = 0;
-    std::string failure;
-    try {
-        test::run(io, asio_soci::as_future(factory, rename_after_a_concurrent_update,
-                                           asio_soci::retry_policy{.max_attempts = 1}));
-    } catch (const asio_soci::serialization_failure& e) {
-        failure = e.what();
-    }
-    CHECK_THAT(failure,
+    CHECK_THAT(message_of<asio_soci::serialization_failure>([&] {
+                   test::run(io, asio_soci::as_future(factory, rename_after_a_concurrent_update,
+                                                      asio_soci::retry_policy{.max_attempts = 1}));
+               }),
                Catch::Contains("could not serialize") && Catch::Contains("nothing was committed"));
     CHECK(attempts == 1);
     CHECK(db.scalar("select count(*) from " + table + " where name = 'concurrent'") == 1);
