@@ -91,8 +91,12 @@ TEST_CASE("zero-hop: 10,000 random cancellations lose, half-write and leave noth
             statements.add("insert into " + table + " (id, name) values ($1, $2)", id,
                            "row" + std::to_string(id));
             // Sometimes a statement after the insert that runs long enough to be cancelled
-            // on the server, which then undoes the insert.
-            if (random() % 2)
+            // on the server, which then undoes the insert. A cancel request (a thread, a
+            // connection to the server, which forks for it) can take longer than the short
+            // sleep on a loaded machine, so one call in 20 sleeps long enough for it to land.
+            if (const auto draw = random() % 40; draw == 0)
+                statements.add("select pg_sleep(0.2)");
+            else if (draw % 2)
                 statements.add("select pg_sleep(0.001)");
             // From 0 (cancelled as it is sent) to several calls' length (too late).
             deadline.expires_after(std::chrono::microseconds(random() % 3000));
