@@ -90,7 +90,8 @@ std::exception_ptr postgresql_error(const PGresult* result, const PGconn* conn,
     while (!message.empty() && message.back() == '\n')
         message.pop_back();
     soci::postgresql_soci_error error(message, state);
-    error.add_context("while executing \"" + statement + "\"");
+    if (!statement.empty())
+        error.add_context("while executing \"" + statement + "\"");
     return std::make_exception_ptr(std::move(error));
 }
 

@@ -41,7 +41,7 @@ pg_conn* postgresql_handle(soci::session& sql);
 /// message is the driver's, the statement its context.
 void execute_native(soci::session& sql, const std::string& statement);
 /// A PostgreSQL error result (without one: the connection's error) as the
-/// soci::postgresql_soci_error SOCI would throw, with `statement` as its context.
+/// soci::postgresql_soci_error SOCI would throw, with `statement` (if any) as its context.
 std::exception_ptr postgresql_error(const pg_result* result, const pg_conn* conn,
                                     const std::string& statement);
 

@@ -1,22 +1,19 @@
 #include "pg_aborting_error.hpp"
 
-#include <soci/postgresql/soci-postgresql.h>
+#include "native_session.hpp"
 
 #include <libpq-events.h>
 #include <libpq-fe.h>
 
-#include <cstring>
 #include <new>
-#include <string>
 
 namespace asio_soci::detail {
 
 namespace {
 
+// The first error since the last successful statement; null when there is none.
 struct remembered_error {
-    bool present = false;
-    char sqlstate[6] = "XX000";
-    std::string message;
+    std::exception_ptr error;
 };
 
 int on_event(PGEventId id, void* info, void* /*pass_through*/) {
@@ -43,23 +40,15 @@ int on_event(PGEventId id, void* info, void* /*pass_through*/) {
                 case PGRES_COMMAND_OK:
                 case PGRES_TUPLES_OK:
                 case PGRES_SINGLE_TUPLE:
-                    memory->present = false;
+                    memory->error = nullptr;
                     break;
                 case PGRES_FATAL_ERROR:
-                    if (memory->present)
+                    if (memory->error)
                         break;  // "current transaction is aborted", or a later failure
                     try {
-                        memory->message = PQresultErrorMessage(event->result);
-                    } catch (const std::bad_alloc&) {
-                        break;  // forgetting costs only the diagnosis
+                        memory->error = postgresql_error(event->result, event->conn, {});
+                    } catch (...) {  // out of memory: forgetting costs only the diagnosis
                     }
-                    while (!memory->message.empty() && memory->message.back() == '\n')
-                        memory->message.pop_back();
-                    std::strcpy(memory->sqlstate, "XX000");
-                    if (const char* state = PQresultErrorField(event->result, PG_DIAG_SQLSTATE);
-                        state && std::strlen(state) == 5)
-                        std::memcpy(memory->sqlstate, state, 5);
-                    memory->present = true;
                     break;
                 default:
                     break;
@@ -79,9 +68,7 @@ bool remember_aborting_errors(pg_conn* conn) noexcept {
 
 std::exception_ptr aborting_error(const pg_conn* conn) {
     const auto* memory = static_cast<const remembered_error*>(PQinstanceData(conn, on_event));
-    if (!memory || !memory->present)
-        return nullptr;
-    return std::make_exception_ptr(soci::postgresql_soci_error(memory->message, memory->sqlstate));
+    return memory ? memory->error : nullptr;
 }
 
 }  // namespace asio_soci::detail
