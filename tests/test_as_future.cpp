@@ -1,9 +1,12 @@
 #include "support.hpp"
 
+#include <asio_soci/postgresql.hpp>
+
 #include <asio/bind_executor.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/deferred.hpp>
+#include <asio/strand.hpp>
 #include <asio/use_future.hpp>
 
 #include <catch2/catch.hpp>
@@ -84,6 +87,39 @@ TEST_CASE("as_future: fn runs on a worker and the coroutine resumes on its own t
         CHECK(worker != io_thread);
         CHECK(std::this_thread::get_id() == io_thread);
     }());
+}
+
+TEST_CASE("as_future: a coroutine on a strand resumes in that strand", "[db]") {
+    // An any_io_executor around a strand, not around the io_context's own executor (which
+    // the completion path unwraps): acquisitions and calls must still complete through
+    // the strand.
+    test::database db;
+    auto factory = asio_soci::make_session_factory(db.url());
+    asio::io_context io;
+    auto strand = asio::make_strand(io);
+    constexpr int calls = 20;
+    int resumed_in_strand = 0, resumed_in_zero_hop = 0;
+    auto done = asio::co_spawn(
+        strand,
+        [&]() -> asio::awaitable<void> {
+            auto s = co_await factory.async_acquire();
+            resumed_in_strand += strand.running_in_this_thread() ? 1 : 0;
+            for (int i = 0; i < calls; ++i) {
+                co_await asio_soci::as_future(s, [](soci::session&) {});
+                resumed_in_strand += strand.running_in_this_thread() ? 1 : 0;
+                if (db.is_postgresql()) {  // the zero-hop path's completion too
+                    co_await asio_soci::pg::async_query(s, "select 1");
+                    resumed_in_zero_hop += strand.running_in_this_thread() ? 1 : 0;
+                }
+            }
+        },
+        asio::use_future);
+    std::thread second_io_thread{[&] { io.run(); }};
+    io.run();
+    second_io_thread.join();
+    done.get();
+    CHECK(resumed_in_strand == 1 + calls);
+    CHECK(resumed_in_zero_hop == (db.is_postgresql() ? calls : 0));
 }
 
 TEST_CASE("as_future: coroutines on the factory's own executor", "[db]") {

@@ -5,23 +5,19 @@
 #pragma once
 
 #include <asio_soci/detail/completion_registry.hpp>
+#include <asio_soci/detail/tracked_executor.hpp>
 
 #include <asio/associated_allocator.hpp>
 #include <asio/associated_cancellation_slot.hpp>
 #include <asio/associated_executor.hpp>
 #include <asio/error.hpp>
-#include <asio/execution/context.hpp>
-#include <asio/execution/outstanding_work.hpp>
 #include <asio/post.hpp>
-#include <asio/prefer.hpp>
-#include <asio/query.hpp>
 #include <asio/recycling_allocator.hpp>
 #include <asio/system_error.hpp>
 #include <asio/system_executor.hpp>
 
 #include <exception>
 #include <memory>
-#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -62,14 +58,11 @@ template <class Handler, class Fallback>
 class handler_holder {
 public:
     using executor = asio::associated_executor_t<Handler, Fallback>;
-    using work_executor = std::decay_t<decltype(asio::prefer(
-        std::declval<executor>(), asio::execution::outstanding_work.tracked))>;
 
     handler_holder(Handler&& handler, const Fallback& fallback)
         : handler_(std::move(handler)),
-          work_(asio::prefer(asio::get_associated_executor(handler_, fallback),
-                             asio::execution::outstanding_work.tracked)),
-          registry_(registry_of(*work_)) {}
+          work_(asio::get_associated_executor(handler_, fallback)),
+          registry_(registry_of(work_)) {}
 
     /// Registers the constructed operation, and connects its canceller to the
     /// handler's cancellation slot.
@@ -105,7 +98,7 @@ public:
             }
         };
         auto post = [&] {
-            asio::post(*work_, [o = owner{op, std::move(drop)}, finish]() mutable {
+            work_.post([o = owner{op, std::move(drop)}, finish]() mutable {
                 finish(std::exchange(o.op, nullptr));
             });
         };
@@ -138,15 +131,13 @@ public:
 private:
     // An executor without an execution context to ask (use_future's) has no shutdown
     // to guard against.
-    static completion_registry* registry_of(const work_executor& executor) {
-        if constexpr (asio::can_query_v<const work_executor&, asio::execution::context_t>)
-            return &completion_registry::of(asio::query(executor, asio::execution::context));
-        else
-            return nullptr;
+    static completion_registry* registry_of(const tracked_executor<executor>& work) {
+        auto* context = work.context();
+        return context ? &completion_registry::of(*context) : nullptr;
     }
 
     Handler handler_;
-    std::optional<work_executor> work_;
+    tracked_executor<executor> work_;
     completion_registry* registry_;
 };
 
