@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <future>
 #include <optional>
 #include <string>
@@ -221,6 +222,29 @@ TEST_CASE("pg: errors arrive as the library's types, with the statement", "[db][
         // The connection is still good, and so are its prepared statements.
         auto r = co_await pg::async_query(s, "select $1::int + 1", 41);
         CHECK(r.front().get<int>(0) == 42);
+    }());
+}
+
+TEST_CASE("pg: a call larger than the socket's buffers is sent as the socket drains",
+          "[db][postgresql]") {
+    // 16 MiB does not fit a loopback socket's buffers: the rest goes out as the socket
+    // becomes writable, while the server already reads.
+    test::database db;
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+    asio::io_context io;
+    test::run(io, [&]() -> asio::awaitable<void> {
+        auto s = co_await factory.async_acquire();
+        std::vector<std::byte> payload(16 << 20);
+        for (std::size_t i = 0; i < payload.size(); ++i)
+            payload[i] = static_cast<std::byte>(i % 251);
+        for (int round = 0; round < 2; ++round) {
+            auto r = co_await pg::async_query(
+                s, "select length($1::bytea), get_byte($1::bytea, length($1::bytea) - 1)", payload);
+            CHECK(r.front().get<std::int64_t>(0) == static_cast<std::int64_t>(payload.size()));
+            CHECK(r.front().get<int>(1) == static_cast<int>((payload.size() - 1) % 251));
+        }
+        auto small = co_await pg::async_query(s, "select 2");  // the connection is in step
+        CHECK(small.front().get<int>(0) == 2);
     }());
 }
 

@@ -255,11 +255,14 @@ void pg_exchange::send() {
             fail_connection("sending a statement");
         expected_.push_back({answer::statement, i, {}});
     }
-    if (PQpipelineSync(conn_) != 1)
+    if (PQpipelineSync(conn_) != 1)  // libpq 14 and 15 flush here, as far as the socket takes
         fail_connection("sending a statement");
     expected_.push_back({answer::sync, 0, {}});
     results_.resize(op_.statements_.size());
-    flushing_ = true;
+    const int flushed = PQflush(conn_);  // without a system call when all went out
+    if (flushed < 0)
+        fail_connection("sending");
+    flushing_ = flushed == 1;
 }
 
 void pg_exchange::advance() noexcept {
