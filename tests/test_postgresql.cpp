@@ -457,3 +457,155 @@ TEST_CASE("pg: a batch answers every statement, and fails as a whole", "[db][pos
         }());
     }
 }
+
+// --- pg::async_query(factory, ...): calls without a session, pipelined per io_context ----
+
+namespace {
+
+// Calls `async_query(factory, sql, id)` for every id from one handler, so that they
+// queue together (the lane's connection starts its group from a posted step), and
+// returns each call's error (null: it succeeded) and first integer once all are done.
+struct group_outcome {
+    std::vector<std::exception_ptr> errors;
+    std::vector<std::optional<long long>> values;
+};
+
+group_outcome run_group(asio::io_context& io, const asio_soci::session_factory& factory,
+                        const std::vector<std::string>& statements) {
+    group_outcome out;
+    out.errors.resize(statements.size());
+    out.values.resize(statements.size());
+    asio::post(io, [&] {
+        for (std::size_t i = 0; i < statements.size(); ++i)
+            pg::async_query(factory, statements[i],
+                            asio::bind_executor(io, [&out, i](std::exception_ptr e, pg::result r) {
+                                out.errors[i] = e;
+                                if (!e && r.size() == 1 && r.columns() == 1)
+                                    out.values[i] = r.front().get<long long>(0);
+                            }));
+    });
+    io.run();
+    io.restart();
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("pg: factory calls share a connection, each succeeding or failing on its own",
+          "[db][postgresql]") {
+    test::database db;
+    const auto table = db.create_table("pooled_calls");
+    auto factory =
+        asio_soci::make_session_factory(db.url(), {.pool_size = 4, .pipeline_connections = 1});
+    asio::io_context io;
+    std::vector<std::string> statements;
+    for (int i = 0; i < 6; ++i)
+        statements.push_back("insert into " + table + " (id, name) values (" +
+                             std::to_string(i % 4) + ", 'call " + std::to_string(i) + "')");
+    statements.push_back("select pg_backend_pid()");
+    statements.push_back("select 1/0");
+    statements.push_back("select pg_backend_pid()");
+    auto out = run_group(io, factory, statements);
+    for (int i = 0; i < 4; ++i)
+        CHECK_FALSE(out.errors[i]);
+    // The two repeated ids fail alone: each call is a transaction of its own.
+    CHECK_THROWS_AS(std::rethrow_exception(out.errors[4]), asio_soci::unique_violation);
+    CHECK_THROWS_AS(std::rethrow_exception(out.errors[5]), asio_soci::unique_violation);
+    CHECK_THROWS_WITH(std::rethrow_exception(out.errors[7]), Catch::Contains("division by zero"));
+    // One connection served them all.
+    REQUIRE(out.values[6]);
+    CHECK(out.values[6] == out.values[8]);
+    CHECK(db.scalar("select count(*) from " + table) == 4);
+    CHECK(db.scalar("select count(*) from " + table + " where name = 'call 0'") == 1);
+    CHECK(factory.stats().in_use == 0);
+
+    // Many concurrent requests: at most pipeline_connections connections, all rows in.
+    const int failures = test::run_concurrently(io, 200, [&](int i) -> asio::awaitable<void> {
+        auto r = co_await pg::async_query(factory,
+                                          "insert into " + table + " (id, name) values ($1, $2)",
+                                          100 + i, "many " + std::to_string(i));
+        CHECK(r.affected_rows() == 1);
+    });
+    CHECK(failures == 0);
+    CHECK(db.scalar("select count(*) from " + table + " where name like 'many %'") == 200);
+    CHECK(factory.stats().in_use == 0);
+}
+
+TEST_CASE("pg: a queued factory call is cancelled unrun, a sent one reports its outcome",
+          "[db][postgresql]") {
+    test::database db;
+    const auto table = db.create_table("pooled_cancel");
+    auto factory =
+        asio_soci::make_session_factory(db.url(), {.pool_size = 2, .pipeline_connections = 1});
+    asio::io_context io;
+    // Holds an advisory lock that the first call waits for, from a connection of its own.
+    auto holder = db.connect();
+    *holder << "select pg_advisory_lock(4242)";
+    asio::cancellation_signal cancel_sent, cancel_queued;
+    std::optional<std::exception_ptr> sent_error, queued_error;
+    long long sent_value = 0;
+    pg::async_query(
+        factory, "select 7 from (select pg_advisory_xact_lock(4242)) as waited",
+        asio::bind_cancellation_slot(
+            cancel_sent.slot(), asio::bind_executor(io, [&](std::exception_ptr e, pg::result r) {
+                sent_error = e;
+                if (!e)
+                    sent_value = r.front().get<long long>(0);
+            })));
+    // Wait until the first call is on the server, waiting for the lock.
+    while (db.scalar("select count(*) from pg_locks where locktype = 'advisory' and not granted") ==
+           0)
+        io.poll();
+    pg::async_query(
+        factory, "insert into " + table + " (id, name) values (1, 'queued')",
+        asio::bind_cancellation_slot(
+            cancel_queued.slot(),
+            asio::bind_executor(io, [&](std::exception_ptr e, pg::result) { queued_error = e; })));
+    cancel_sent.emit(asio::cancellation_type::all);
+    cancel_queued.emit(asio::cancellation_type::all);
+    while (!queued_error)
+        io.run_one();
+    CHECK(test::is_aborted(*queued_error));
+    CHECK_FALSE(sent_error);  // still waiting for the lock
+    *holder << "select pg_advisory_unlock(4242)";
+    while (!sent_error)
+        io.run_one();
+    CHECK_FALSE(*sent_error);
+    CHECK(sent_value == 7);
+    io.run();
+    CHECK(db.scalar("select count(*) from " + table) == 0);
+    CHECK(factory.stats().in_use == 0);
+}
+
+TEST_CASE("pg: destroying a stopped io_context with factory calls sent and queued",
+          "[db][postgresql]") {
+    test::database db;
+    auto factory =
+        asio_soci::make_session_factory(db.url(), {.pool_size = 1, .pipeline_connections = 1});
+    {
+        auto io = std::make_unique<asio::io_context>();
+        // The pool's connection opened: the next acquisition is served at once.
+        CHECK(test::run(*io, pg::async_query(factory, "select 1")).front().get<int>(0) == 1);
+        int completed = 0;
+        auto count = asio::bind_executor(*io, [&](std::exception_ptr, pg::result) { ++completed; });
+        pg::async_query(factory, db.slow_statement(), count);
+        io->poll();  // the connection's first group goes out with the slow statement
+        pg::async_query(factory, "select 2", count);
+        io->stop();
+        io.reset();  // the group finishes on a worker; the queued call ends unrun
+        CHECK(completed == 0);
+    }
+    while (factory.stats().in_use != 0)
+        std::this_thread::yield();
+    asio::io_context io;
+    CHECK(test::run(io, pg::async_query(factory, "select 3")).front().get<int>(0) == 3);
+}
+
+TEST_CASE("pg: a factory that is not PostgreSQL's is refused", "[db][sqlite]") {
+    test::database db;
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+    asio::io_context io;
+    CHECK_THROWS_AS(test::run(io, pg::async_query(factory, "select 1")), std::invalid_argument);
+    asio_soci::session_factory empty;
+    CHECK_THROWS_AS(test::run(io, pg::async_query(empty, "select 1")), std::logic_error);
+}

@@ -3,7 +3,8 @@
 //
 //   tfb_server [--database-url URL] [--address ADDR] [--port N] [--io-threads N]
 //              [--pool-size N] [--worker-threads N] [--acquire-timeout-ms MS]
-//              [--max-waiting N] [--db-api zero-hop|as-future] [--init]
+//              [--max-waiting N] [--db-api zero-hop|as-future] [--pipeline-connections N]
+//              [--init]
 //
 //   GET /json               {"message":"Hello, World!"}
 //   GET /plaintext          Hello, World!
@@ -302,15 +303,18 @@ asio::awaitable<std::vector<world_row>> read_random_worlds(asio_soci::request_sc
 
 constexpr const char* select_world = "select id, randomnumber from world where id = $1";
 
+world_row world_row_of(const asio_soci::pg::result& result) {
+    if (result.empty())
+        throw std::runtime_error("a world row is missing");
+    const auto row = result.front();
+    return {row.get<int>(0), row.get<int>(1)};
+}
+
 std::vector<world_row> world_rows_of(const std::vector<asio_soci::pg::result>& results) {
     std::vector<world_row> rows;
     rows.reserve(results.size());
-    for (const auto& result : results) {
-        if (result.empty())
-            throw std::runtime_error("a world row is missing");
-        const auto row = result.front();
-        rows.push_back({row.get<int>(0), row.get<int>(1)});
-    }
+    for (const auto& result : results)
+        rows.push_back(world_row_of(result));
     return rows;
 }
 
@@ -325,9 +329,16 @@ asio::awaitable<std::vector<world_row>> read_random_worlds_zero_hop(asio_soci::r
     co_return world_rows_of(co_await asio_soci::pg::async_execute(s, std::move(selects)));
 }
 
-asio::awaitable<std::vector<fortune_row>> read_fortunes_zero_hop(asio_soci::request_scope& scope) {
-    asio_soci::session& s = co_await scope.session();
-    auto result = co_await asio_soci::pg::async_query(s, "select id, message from fortune");
+// /db: one statement and no session, so it goes out with the statements of the
+// requests that arrive meanwhile (pg::async_query on the factory pipelines them).
+asio::awaitable<world_row> read_random_world_zero_hop(const asio_soci::session_factory& factory) {
+    auto result = co_await asio_soci::pg::async_query(factory, select_world, random_1_to_10000());
+    co_return world_row_of(result);
+}
+
+asio::awaitable<std::vector<fortune_row>> read_fortunes_zero_hop(
+    const asio_soci::session_factory& factory) {
+    auto result = co_await asio_soci::pg::async_query(factory, "select id, message from fortune");
     std::vector<fortune_row> rows;
     rows.reserve(result.size() + 1);
     for (auto row : result)
@@ -375,6 +386,11 @@ int main(int argc, char** argv) {
                    "zero-hop (asio_soci::pg, PostgreSQL only) or as-future (SOCI on the "
                    "workers); default: zero-hop on PostgreSQL")
         ->check(CLI::IsMember({"zero-hop", "as-future"}));
+    std::size_t pipeline_connections = asio_soci::pool_options{}.pipeline_connections;
+    app.add_option("--pipeline-connections", pipeline_connections,
+                   "zero-hop: connections that /db and /fortunes pipeline their statements on")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
     app.add_flag("--init", init,
                  "Apply the migrations and fill the World table if empty, then exit");
     CLI11_PARSE(app, argc, argv);
@@ -383,6 +399,7 @@ int main(int argc, char** argv) {
     try {
         auto pool_options = example::pool_options(options);
         pool_options.worker_threads = worker_threads;
+        pool_options.pipeline_connections = pipeline_connections;
         // Reads begin no transaction (a BEGIN and a ROLLBACK round trip each); /updates
         // uses the one-shot form, which has its own.
         pool_options.autocommit = true;
@@ -424,7 +441,12 @@ int main(int argc, char** argv) {
         };
         auto db = coroutine(
             [&](request_handle req, asio_soci::request_scope& scope) -> asio::awaitable<void> {
-                auto rows = co_await read_worlds(scope, 1);
+                if (zero_hop) {
+                    auto row = co_await read_random_world_zero_hop(factory);
+                    respond(req, restinio::status_ok(), json_type, to_json(row));
+                    co_return;
+                }
+                auto rows = co_await read_random_worlds(scope, 1);
                 respond(req, restinio::status_ok(), json_type, to_json(rows.front()));
             });
         auto queries = coroutine(
@@ -436,7 +458,7 @@ int main(int argc, char** argv) {
                                       asio_soci::request_scope& scope) -> asio::awaitable<void> {
             std::vector<fortune_row> rows;
             if (zero_hop) {
-                rows = co_await read_fortunes_zero_hop(scope);
+                rows = co_await read_fortunes_zero_hop(factory);
             } else {
                 asio_soci::session& s = co_await scope.session();  // a read: see read_random_worlds
                 rows = co_await asio_soci::as_future(

@@ -70,6 +70,12 @@ struct pool_options {
     /// save a BEGIN and a ROLLBACK round trip per request with it.
     bool autocommit = false;
 
+    /// PostgreSQL: connections that pg::async_query(factory, ...) uses at most per
+    /// io_context (at most pool_size). Calls made while they are all busy are queued and
+    /// sent together when one comes free: fewer connections batch more calls per round
+    /// trip, more connections run more of them in parallel on the server.
+    std::size_t pipeline_connections = 2;
+
     /// Calls on a session that take longer are logged at warn level with their SQL.
     std::chrono::milliseconds slow_call_threshold = std::chrono::milliseconds::zero();
 };

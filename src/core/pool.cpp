@@ -1,5 +1,6 @@
 #include "pool.hpp"
 
+#include "../drivers/pg_pipeline.hpp"
 #include "../logging.hpp"
 #include "core_access.hpp"
 
@@ -23,6 +24,8 @@ pool_options validated(pool_options options) {
     using namespace std::string_literals;
     if (options.pool_size == 0)
         throw std::invalid_argument("pool_options.pool_size must be at least 1");
+    if (options.pipeline_connections == 0)
+        throw std::invalid_argument("pool_options.pipeline_connections must be at least 1");
     if (options.acquire_timeout <= std::chrono::milliseconds::zero())
         throw std::invalid_argument("pool_options.acquire_timeout must be positive, got "s +
                                     std::to_string(options.acquire_timeout.count()) + " ms");
@@ -49,6 +52,7 @@ pool::pool(database_url url, pool_options options)
       logger_(logger_or_default(options_.logger)),
       recyclable_(!url_.is_sqlite_memory()),
       connector_(url_, options_, *logger_, counters_, effective_pool_size(url_, options_)),
+      pipeline_(std::make_unique<pg_pipeline>(*this)),
       workers_(options_.worker_threads ? options_.worker_threads : options_.pool_size),
       timer_(service_),
       retry_timer_(service_) {

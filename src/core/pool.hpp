@@ -33,6 +33,8 @@ class logger;
 
 namespace asio_soci::detail {
 
+class pg_pipeline;
+
 class pool {
 public:
     pool(database_url url, pool_options options);
@@ -72,6 +74,8 @@ public:
     const pool_options& options() const noexcept { return options_; }
     spdlog::logger& logger() const noexcept { return *logger_; }
     pool_counters& counters() noexcept { return counters_; }
+    /// pg::async_query(factory, ...)'s queues (src/drivers/pg_pipeline.cpp).
+    pg_pipeline& pipeline() noexcept { return *pipeline_; }
 
 private:
     // --- pool.cpp: handing connections over ---
@@ -120,6 +124,7 @@ private:
     pool_counters counters_;
     std::vector<std::unique_ptr<connection_slot>> slots_;  // fixed after construction
     connector connector_;
+    std::unique_ptr<pg_pipeline> pipeline_;
 
     asio::thread_pool workers_;
     // Runs the acquire-timeout timer, which must not wait for a worker: every worker

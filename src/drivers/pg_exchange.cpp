@@ -26,6 +26,7 @@
 #include <libpq-fe.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -70,6 +71,7 @@ private:
 
     void start() noexcept;
     void send();
+    void sync();  // a pipeline sync: the end of an implicit transaction
     // Flushes, reads what has arrived and processes it; then waits, or finishes.
     void advance() noexcept;
     // Processes every result that can be had without blocking; true when all are in.
@@ -107,6 +109,10 @@ private:
     bool done_ = false;
     std::vector<pg::result> results_;
     std::exception_ptr error_;  // the first, as the driver reported it
+    // A group's (op_.sync_after_ not empty): each call's SQL error, and the calls whose
+    // sync has answered. error_ is then the connection's.
+    std::vector<std::exception_ptr> call_errors_;
+    std::size_t syncs_answered_ = 0;
     std::optional<std::size_t> failed_statement_;
     std::string failed_sqlstate_;
 };
@@ -217,6 +223,12 @@ void pg_exchange::send() {
         expected_.push_back({answer::begin, 0, {}});
     }
     auto& prepared = slot_.native.pg_statements();
+    // Prepared in this write, not yet answered: another call of a group with the same
+    // text runs unnamed rather than preparing it twice.
+    std::vector<std::string> preparing;
+    const auto& sync_after = op_.sync_after_;
+    std::size_t next_sync = 0;
+    call_errors_.resize(sync_after.size());
     std::vector<Oid> types;
     std::vector<const char*> values;
     std::vector<int> lengths, formats;
@@ -239,12 +251,14 @@ void pg_exchange::send() {
         auto found = prepared.names.find(key);
         const std::string* name = found == prepared.names.end() ? nullptr : &found->second;
         std::string new_name;
-        if (!name && prepared.enabled && prepared.names.size() < prepared_statement_limit) {
+        if (!name && prepared.enabled && prepared.names.size() < prepared_statement_limit &&
+            std::find(preparing.begin(), preparing.end(), key) == preparing.end()) {
             new_name = "asio_soci_" + std::to_string(++prepared.last_number);
             if (PQsendPrepare(conn_, new_name.c_str(), statement.sql.c_str(), count,
                               types.data()) != 1)
                 fail_connection("sending a statement");
             expected_.push_back({answer::prepare, i, new_name});
+            preparing.push_back(key);
             name = &new_name;
         }
         const int sent = name ? PQsendQueryPrepared(conn_, name->c_str(), count, values.data(),
@@ -254,15 +268,24 @@ void pg_exchange::send() {
         if (sent != 1)
             fail_connection("sending a statement");
         expected_.push_back({answer::statement, i, {}});
+        if (next_sync < sync_after.size() && sync_after[next_sync] == i + 1) {
+            sync();
+            ++next_sync;
+        }
     }
-    if (PQpipelineSync(conn_) != 1)  // libpq 14 and 15 flush here, as far as the socket takes
-        fail_connection("sending a statement");
-    expected_.push_back({answer::sync, 0, {}});
+    if (sync_after.empty())
+        sync();
     results_.resize(op_.statements_.size());
     const int flushed = PQflush(conn_);  // without a system call when all went out
     if (flushed < 0)
         fail_connection("sending");
     flushing_ = flushed == 1;
+}
+
+void pg_exchange::sync() {
+    if (PQpipelineSync(conn_) != 1)  // libpq 14 and 15 flush here, as far as the socket takes
+        fail_connection("sending a statement");
+    expected_.push_back({answer::sync, 0, {}});
 }
 
 void pg_exchange::advance() noexcept {
@@ -303,6 +326,7 @@ bool pg_exchange::take_results() {
             while (expected_[next_].what != answer::sync)
                 ++next_;
             ++next_;
+            ++syncs_answered_;
             continue;
         }
         if (expected_[next_].what == answer::sync) {
@@ -324,6 +348,13 @@ void pg_exchange::on_result(PGresult* result) {
         return;
     }
     if (!ok) {
+        if (!op_.sync_after_.empty()) {  // a group's call: its own error, the others go on
+            auto& error = call_errors_[syncs_answered_];
+            if (!error)
+                error = postgresql_error(result, conn_, statement_text(e.statement));
+            PQclear(result);
+            return;
+        }
         if (!error_) {
             const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
             cancelled_by_server_ = state && std::strcmp(state, "57014") == 0;
@@ -401,8 +432,20 @@ void pg_exchange::finish() noexcept {
     op_.results_ = std::move(results_);
     // Classified once the connection's fate is known: a FATAL error (the server going
     // down) comes before the connection ends, and then means it was lost.
-    if (error_) {
-        const bool lost = !conn_ || PQstatus(conn_) != CONNECTION_OK;
+    const bool lost = !conn_ || PQstatus(conn_) != CONNECTION_OK;
+    if (!op_.sync_after_.empty()) {
+        // A group: the calls answered keep their outcome; the rest get the connection's.
+        if (error_)
+            op_.error_ = classify_error(error_, lost);
+        call_errors_.resize(op_.sync_after_.size());  // empty when nothing was sent
+        for (std::size_t k = 0; k < call_errors_.size(); ++k) {
+            if (k >= syncs_answered_)
+                call_errors_[k] = op_.error_ ? op_.error_ : operation_aborted();
+            else if (call_errors_[k])
+                call_errors_[k] = classify_error(call_errors_[k], false);
+        }
+        op_.call_errors_ = std::move(call_errors_);
+    } else if (error_) {
         op_.error_ = classify_error(error_, lost);
         // A lost connection is reported as such (connection_lost, what retries key on),
         // not as the failure of the statement that was running.

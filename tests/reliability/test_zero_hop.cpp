@@ -64,6 +64,71 @@ void check_nothing_pending(test::database& db, named_pool& pool, std::size_t poo
                     pool.application + "' and state like 'idle in transaction%'") == 0);
 }
 
+// The outcome of each call of a cancellation storm, by the id of the row it inserts,
+// and the checks that follow: none failed, every call reported committed wrote its row
+// and no other call did.
+struct storm_outcomes {
+    enum class outcome : char { none, committed, aborted, failed };
+
+    storm_outcomes(int coroutines, int max_calls_each)
+        : outcomes(static_cast<std::size_t>(coroutines * max_calls_each), outcome::none),
+          cancellations(static_cast<std::size_t>(coroutines), 0) {}
+
+    void record(int coroutine, int id, bool cancelled, const std::exception_ptr& error) {
+        cancellations[static_cast<std::size_t>(coroutine)] += cancelled;
+        auto& o = outcomes[static_cast<std::size_t>(id)];
+        o = !error                    ? outcome::committed
+            : test::is_aborted(error) ? outcome::aborted
+                                      : outcome::failed;
+        if (o == outcome::failed) {
+            try {
+                std::rethrow_exception(error);
+            } catch (const std::exception& e) {
+                UNSCOPED_INFO("call " << id << " failed: " << e.what());
+            }
+        }
+    }
+    int cancelled_by(int coroutine) const {
+        return cancellations[static_cast<std::size_t>(coroutine)];
+    }
+
+    void check(test::database& db, const std::string& table, int expected_cancellations) const {
+        int cancelled = 0, committed = 0, aborted = 0, failed = 0;
+        for (int n : cancellations)
+            cancelled += n;
+        for (auto o : outcomes) {
+            committed += o == outcome::committed;
+            aborted += o == outcome::aborted;
+            failed += o == outcome::failed;
+        }
+        INFO("cancellations " << cancelled << ", committed " << committed << ", aborted " << aborted
+                              << ", failed " << failed);
+        CHECK(cancelled == expected_cancellations);
+        CHECK(failed == 0);
+        CHECK(committed > 0);
+        CHECK(aborted > 0);
+
+        // Every call reported committed is there; no call reported aborted is.
+        auto sql = db.connect();
+        std::vector<int> ids(outcomes.size());
+        *sql << "select id from " + table, soci::into(ids);
+        std::vector<bool> present(outcomes.size(), false);
+        for (int id : ids)
+            present[static_cast<std::size_t>(id)] = true;
+        int lost = 0, half_written = 0;
+        for (std::size_t id = 0; id < outcomes.size(); ++id) {
+            lost += outcomes[id] == outcome::committed && !present[id];
+            half_written += outcomes[id] != outcome::committed && present[id];
+        }
+        CHECK(static_cast<int>(ids.size()) == committed);
+        CHECK(lost == 0);
+        CHECK(half_written == 0);
+    }
+
+    std::vector<outcome> outcomes;
+    std::vector<int> cancellations;
+};
+
 }  // namespace
 
 TEST_CASE("zero-hop: 10,000 random cancellations lose, half-write and leave nothing",
@@ -77,14 +142,13 @@ TEST_CASE("zero-hop: 10,000 random cancellations lose, half-write and leave noth
     asio::io_context io;
 
     constexpr int coroutines = 100, cancellations_each = 100, max_calls_each = 2000;
-    enum class outcome : char { none, committed, aborted, failed };
-    std::vector<outcome> outcomes(coroutines * max_calls_each, outcome::none);
-    std::vector<int> cancellations(coroutines, 0);
+    storm_outcomes storm{coroutines, max_calls_each};
 
     auto caller = [&](int c) -> asio::awaitable<void> {
         std::minstd_rand random{4321u + static_cast<unsigned>(c)};
         asio::steady_timer deadline{io};
-        for (int call = 0; call < max_calls_each && cancellations[c] < cancellations_each; ++call) {
+        for (int call = 0; call < max_calls_each && storm.cancelled_by(c) < cancellations_each;
+             ++call) {
             const int id = c * max_calls_each + call;
             auto s = co_await pool.factory.async_acquire();
             pg::batch statements;
@@ -106,53 +170,15 @@ TEST_CASE("zero-hop: 10,000 random cancellations lose, half-write and leave noth
                                       asio::bind_executor(io, asio::experimental::deferred)),
                     deadline.async_wait(asio::experimental::deferred))
                     .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
-            cancellations[c] += order[0] == 1;  // the timer first: the call was cancelled
-            outcomes[id] = !call_error                    ? outcome::committed
-                           : test::is_aborted(call_error) ? outcome::aborted
-                                                          : outcome::failed;
-            if (outcomes[id] == outcome::failed) {
-                try {
-                    std::rethrow_exception(call_error);
-                } catch (const std::exception& e) {
-                    UNSCOPED_INFO("call " << id << " failed: " << e.what());
-                }
-            }
+            // The timer first: the call was cancelled.
+            storm.record(c, id, order[0] == 1, call_error);
         }
     };
     for (int c = 0; c < coroutines; ++c)
         asio::co_spawn(io, caller(c), asio::detached);
     io.run();
 
-    int cancelled = 0, committed = 0, aborted = 0, failed = 0;
-    for (int n : cancellations)
-        cancelled += n;
-    for (auto o : outcomes) {
-        committed += o == outcome::committed;
-        aborted += o == outcome::aborted;
-        failed += o == outcome::failed;
-    }
-    INFO("cancellations " << cancelled << ", committed " << committed << ", aborted " << aborted
-                          << ", failed " << failed);
-    CHECK(cancelled == coroutines * cancellations_each);
-    CHECK(failed == 0);
-    CHECK(committed > 0);
-    CHECK(aborted > 0);
-
-    // Every call reported committed is there; no call reported aborted is.
-    auto sql = db.connect();
-    std::vector<int> ids(outcomes.size());
-    *sql << "select id from " + table, soci::into(ids);
-    std::vector<bool> present(outcomes.size(), false);
-    for (int id : ids)
-        present[static_cast<std::size_t>(id)] = true;
-    int lost = 0, half_written = 0;
-    for (std::size_t id = 0; id < outcomes.size(); ++id) {
-        lost += outcomes[id] == outcome::committed && !present[id];
-        half_written += outcomes[id] != outcome::committed && present[id];
-    }
-    CHECK(static_cast<int>(ids.size()) == committed);
-    CHECK(lost == 0);
-    CHECK(half_written == 0);
+    storm.check(db, table, coroutines * cancellations_each);
     check_nothing_pending(db, pool, pool_size);
 }
 
@@ -204,4 +230,84 @@ TEST_CASE("zero-hop: the server ending the connection in the middle of a batch",
     CHECK(db.scalar("select count(*) from " + table) == 0);
     CHECK(pool.factory.stats().discarded_total == 1);
     check_nothing_pending(db, pool, 1);
+}
+
+TEST_CASE("zero-hop: the server ending the connection in the middle of a group of factory calls",
+          "[db][postgresql]") {
+    test::database db;
+    const auto table = db.create_table("zero_hop_group_reset");
+    named_pool pool{db, {.pool_size = 1, .pipeline_connections = 1}};
+    asio::io_context io;
+    const auto pid =
+        test::run(io, pg::async_query(pool.factory, "select pg_backend_pid()")).front().get<int>(0);
+    // Ended once the group's second call runs.
+    auto killer = test::terminate_backend_once_sleeping(db, pid);
+    const std::vector<std::string> statements{
+        "insert into " + table + " (id, name) values (1, 'before')", "select pg_sleep(60)",
+        "insert into " + table + " (id, name) values (2, 'after')", "select 3"};
+    std::vector<std::exception_ptr> errors(statements.size());
+    int completed = 0;
+    asio::post(io, [&] {  // queued together: one group
+        for (std::size_t i = 0; i < statements.size(); ++i)
+            pg::async_query(pool.factory, statements[i],
+                            asio::bind_executor(io, [&, i](std::exception_ptr e, pg::result) {
+                                errors[i] = e;
+                                ++completed;
+                            }));
+    });
+    io.restart();
+    io.run();
+    killer.get();
+    CHECK(completed == 4);
+    // The call answered before the reset keeps its outcome (committed at its own sync);
+    // the rest report the connection's loss, the type a retry keys on.
+    CHECK_FALSE(errors[0]);
+    for (std::size_t i = 1; i < errors.size(); ++i)
+        CHECK_THROWS_AS(std::rethrow_exception(errors[i]), asio_soci::connection_lost);
+    CHECK(db.scalar("select count(*) from " + table) == 1);
+    CHECK(pool.factory.stats().discarded_total == 1);
+    CHECK(test::run(io, pg::async_query(pool.factory, "select 4")).front().get<int>(0) == 4);
+    check_nothing_pending(db, pool, 1);
+}
+
+TEST_CASE("zero-hop: 10,000 random cancellations of factory calls lose and half-write nothing",
+          "[db][postgresql]") {
+    test::database db;
+    const auto table = db.create_table("zero_hop_pooled_storm");
+    constexpr std::size_t pool_size = 4;
+    named_pool pool{db, {.pool_size = pool_size, .pipeline_connections = 2}};
+    asio::io_context io;
+
+    constexpr int coroutines = 50, cancellations_each = 200, max_calls_each = 4000;
+    storm_outcomes storm{coroutines, max_calls_each};
+
+    auto caller = [&](int c) -> asio::awaitable<void> {
+        std::minstd_rand random{8765u + static_cast<unsigned>(c)};
+        asio::steady_timer deadline{io};
+        for (int call = 0; call < max_calls_each && storm.cancelled_by(c) < cancellations_each;
+             ++call) {
+            const int id = c * max_calls_each + call;
+            // Sometimes slow enough to hold the queue behind it.
+            const bool slow = random() % 20 == 0;
+            // From 0 (cancelled as it is queued) to several calls' length (too late).
+            deadline.expires_after(std::chrono::microseconds(random() % 3000));
+            auto [order, call_error, result, timer_error] =
+                co_await asio::experimental::make_parallel_group(
+                    pg::async_query(pool.factory,
+                                    "insert into " + table + " (id, name) select $1, $2" +
+                                        (slow ? " from pg_sleep(0.002)" : ""),
+                                    id, "row" + std::to_string(id),
+                                    asio::bind_executor(io, asio::experimental::deferred)),
+                    deadline.async_wait(asio::experimental::deferred))
+                    .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+            // The timer first: the call was cancelled.
+            storm.record(c, id, order[0] == 1, call_error);
+        }
+    };
+    for (int c = 0; c < coroutines; ++c)
+        asio::co_spawn(io, caller(c), asio::detached);
+    io.run();
+
+    storm.check(db, table, coroutines * cancellations_each);
+    check_nothing_pending(db, pool, pool_size);
 }

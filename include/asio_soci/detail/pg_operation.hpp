@@ -11,6 +11,7 @@
 #include <asio/any_io_executor.hpp>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -44,10 +45,23 @@ protected:
           statements_(std::move(statements)),
           autobegin_(autobegin),
           batch_(batch) {}
+    /// A group of independent calls (src/drivers/pg_pipeline.cpp): a sync follows each
+    /// call's statements, after statement number `sync_after[k]` for call k, so that each
+    /// runs as an implicit transaction of its own and a failure stays inside its call.
+    pg_operation(asio::any_io_executor io, std::vector<pg_statement> statements,
+                 std::vector<std::size_t> sync_after) noexcept
+        : io_(std::move(io)),
+          statements_(std::move(statements)),
+          autobegin_(false),
+          batch_(false),
+          sync_after_(std::move(sync_after)) {}
     ~pg_operation() = default;
 
     std::exception_ptr take_error() noexcept { return std::move(error_); }
     std::vector<pg::result> take_results() noexcept { return std::move(results_); }
+    /// A group's: the error of each call (null when it succeeded).
+    std::vector<std::exception_ptr> take_call_errors() noexcept { return std::move(call_errors_); }
+    const asio::any_io_executor& io() const noexcept { return io_; }
 
 private:
     friend class pg_exchange;
@@ -56,8 +70,12 @@ private:
     std::vector<pg_statement> statements_;
     const bool autobegin_;
     const bool batch_;
-    std::vector<pg::result> results_;  // one per statement, filled by the exchange
+    const std::vector<std::size_t> sync_after_;  // a group's; empty: one sync at the end
+    std::vector<pg::result> results_;            // one per statement, filled by the exchange
+    // A group's: error_ is the connection's (every call not answered gets it), and each
+    // call's own SQL error is in call_errors_.
     std::exception_ptr error_;
+    std::vector<std::exception_ptr> call_errors_;
     // queued -> running -> finished, or queued -> cancelled (taken out unrun); see
     // src/drivers/pg_exchange.cpp.
     std::atomic<int> state_{0};

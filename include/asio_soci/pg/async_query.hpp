@@ -2,10 +2,12 @@
 // caller's io_context, with libpq's asynchronous API: no worker thread, no hand-off.
 #pragma once
 
+#include <asio_soci/detail/access.hpp>
 #include <asio_soci/detail/pg_parameters.hpp>
 #include <asio_soci/detail/pg_query_op.hpp>
 #include <asio_soci/pg/result.hpp>
 #include <asio_soci/session.hpp>
+#include <asio_soci/session_factory.hpp>
 
 #include <asio/async_result.hpp>
 #include <asio/use_awaitable.hpp>
@@ -18,6 +20,35 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+namespace asio_soci::detail {
+
+/// The statement of a call `async_query(target, sql, parameters..., token)`, encoded,
+/// passed with the token (use_awaitable when none was given) to `initiate`.
+template <class... ParametersAndToken, class Trailing, class Initiate>
+auto pg_call(std::string_view sql, Trailing trailing, Initiate initiate) {
+    constexpr std::size_t count = sizeof...(ParametersAndToken);
+    constexpr bool token_given = [] {
+        if constexpr (count == 0)
+            return false;
+        else
+            return !pg_parameter<
+                std::decay_t<std::tuple_element_t<count - 1, std::tuple<ParametersAndToken...>>>>;
+    }();
+    constexpr std::size_t parameter_count = count - (token_given ? 1 : 0);
+    pg_statement statement;
+    statement.sql.assign(sql);
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+        (encode(statement.parameters, std::get<I>(trailing)), ...);
+    }
+    (std::make_index_sequence<parameter_count>{});
+    if constexpr (token_given)
+        return initiate(std::get<parameter_count>(std::move(trailing)), std::move(statement));
+    else
+        return initiate(asio::use_awaitable_t<>{}, std::move(statement));
+}
+
+}  // namespace asio_soci::detail
 
 namespace asio_soci::pg {
 
@@ -62,32 +93,45 @@ namespace asio_soci::pg {
 /// Lifetimes: the session must stay alive until the call completes.
 template <class... ParametersAndToken>
 auto async_query(session& s, std::string_view sql, ParametersAndToken&&... rest) {
-    constexpr std::size_t count = sizeof...(ParametersAndToken);
-    constexpr bool token_given = [] {
-        if constexpr (count == 0)
-            return false;
-        else
-            return !detail::pg_parameter<
-                std::decay_t<std::tuple_element_t<count - 1, std::tuple<ParametersAndToken...>>>>;
-    }();
-    constexpr std::size_t parameter_count = count - (token_given ? 1 : 0);
-    auto trailing = std::forward_as_tuple(std::forward<ParametersAndToken>(rest)...);
+    return detail::pg_call<ParametersAndToken...>(
+        sql, std::forward_as_tuple(std::forward<ParametersAndToken>(rest)...),
+        [&](auto&& token, detail::pg_statement statement) {
+            std::vector<detail::pg_statement> statements(1);
+            statements.front() = std::move(statement);
+            return asio::async_initiate<decltype(token), void(std::exception_ptr, result)>(
+                detail::initiate_pg_query<result>{}, token, &s, std::move(statements));
+        });
+}
 
-    std::vector<detail::pg_statement> statements(1);
-    statements.front().sql.assign(sql);
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-        (encode(statements.front().parameters, std::get<I>(trailing)), ...);
-    }
-    (std::make_index_sequence<parameter_count>{});
-
-    auto initiate = [&](auto&& token) {
-        return asio::async_initiate<decltype(token), void(std::exception_ptr, result)>(
-            detail::initiate_pg_query<result>{}, token, &s, std::move(statements));
-    };
-    if constexpr (token_given)
-        return initiate(std::get<parameter_count>(std::move(trailing)));
-    else
-        return initiate(asio::use_awaitable_t<>{});
+/// The same, without a session: the statement runs on a connection of `factory`'s pool
+/// as an implicit transaction of its own (it commits when it succeeds, whatever
+/// pool_options::autocommit says), so a request that needs one statement holds no
+/// connection while it waits.
+///
+/// `co_await pg::async_query(factory, "select name from users where id = $1", id)`
+///
+/// Pipelining: the calls made from one io_context share at most
+/// pool_options::pipeline_connections connections of the pool. A call made while they
+/// are all busy is queued, and everything queued is sent together, each call followed by
+/// a sync of its own, when a connection comes free: many requests' statements in one
+/// round trip, each still succeeding or failing on its own.
+///
+/// Completion, executor, parameters and errors: as above (a connection error fails
+/// every call sent on the connection that had not answered yet).
+/// Cancellation: every type. A call still queued completes at once with
+/// operation_aborted and nothing runs; a call already sent completes with its real
+/// outcome (cancelling it on the server would also stop the calls sent with it).
+/// Lifetimes: the call keeps the pool alive until it completes.
+template <class... ParametersAndToken>
+auto async_query(const session_factory& factory, std::string_view sql,
+                 ParametersAndToken&&... rest) {
+    return detail::pg_call<ParametersAndToken...>(
+        sql, std::forward_as_tuple(std::forward<ParametersAndToken>(rest)...),
+        [&](auto&& token, detail::pg_statement statement) {
+            return asio::async_initiate<decltype(token), void(std::exception_ptr, result)>(
+                detail::initiate_pg_pooled_query{}, token, detail::access::pool_of(factory),
+                std::move(statement));
+        });
 }
 
 }  // namespace asio_soci::pg
