@@ -601,6 +601,29 @@ TEST_CASE("pg: destroying a stopped io_context with factory calls sent and queue
     CHECK(test::run(io, pg::async_query(factory, "select 3")).front().get<int>(0) == 3);
 }
 
+TEST_CASE("pg: destroying an io_context whose factory calls wait for the pool",
+          "[db][postgresql]") {
+    test::database db;
+    auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
+    // The pool's one connection is held: the lane's acquisition waits for it.
+    auto held = factory.async_acquire(asio::use_future).get();
+    {
+        auto io = std::make_unique<asio::io_context>();
+        int completed = 0;
+        auto count = asio::bind_executor(*io, [&](std::exception_ptr, pg::result) { ++completed; });
+        pg::async_query(factory, "select 1", count);
+        pg::async_query(factory, "select 2", count);
+        CHECK(factory.stats().waiting == 1);
+        io.reset();  // the calls end unrun, and the acquisition is withdrawn
+        CHECK(completed == 0);
+    }
+    CHECK(factory.stats().waiting == 0);
+    held.release();
+    asio::io_context io;
+    CHECK(test::run(io, pg::async_query(factory, "select 3")).front().get<int>(0) == 3);
+    CHECK(factory.stats().in_use == 0);
+}
+
 TEST_CASE("pg: a factory that is not PostgreSQL's is refused", "[db][sqlite]") {
     test::database db;
     auto factory = asio_soci::make_session_factory(db.url(), {.pool_size = 1});
@@ -608,4 +631,36 @@ TEST_CASE("pg: a factory that is not PostgreSQL's is refused", "[db][sqlite]") {
     CHECK_THROWS_AS(test::run(io, pg::async_query(factory, "select 1")), std::invalid_argument);
     asio_soci::session_factory empty;
     CHECK_THROWS_AS(test::run(io, pg::async_query(empty, "select 1")), std::logic_error);
+}
+
+TEST_CASE("pg: factory calls wait in the queue for acquire_timeout at most, max_waiting of them",
+          "[db][postgresql]") {
+    test::database db;
+    auto factory = asio_soci::make_session_factory(
+        db.url(), {.pool_size = 1, .acquire_timeout = 300ms, .max_waiting = 1});
+    asio::io_context io;
+    auto holder = db.connect();
+    *holder << "select pg_advisory_lock(4343)";
+    std::optional<std::exception_ptr> sent, queued, refused;
+    auto record = [&](std::optional<std::exception_ptr>& into) {
+        return asio::bind_executor(io, [&into](std::exception_ptr e, pg::result) { into = e; });
+    };
+    pg::async_query(factory, "select pg_advisory_xact_lock(4343)", record(sent));
+    while (db.scalar("select count(*) from pg_locks where locktype = 'advisory' and not granted") ==
+           0)
+        io.poll();
+    pg::async_query(factory, "select 1", record(queued));
+    pg::async_query(factory, "select 2", record(refused));  // one waits already
+    while (!refused || !queued)
+        io.run_one();
+    CHECK_THROWS_WITH(std::rethrow_exception(*refused), Catch::Contains("max_waiting 1"));
+    CHECK_THROWS_AS(std::rethrow_exception(*refused), asio_soci::pool_timeout);
+    CHECK_THROWS_WITH(std::rethrow_exception(*queued), Catch::Contains("waited 300 ms"));
+    CHECK_THROWS_AS(std::rethrow_exception(*queued), asio_soci::pool_timeout);
+    CHECK_FALSE(sent);
+    *holder << "select pg_advisory_unlock(4343)";
+    while (!sent)
+        io.run_one();
+    CHECK_FALSE(*sent);
+    CHECK(test::run(io, pg::async_query(factory, "select 3")).front().get<int>(0) == 3);
 }

@@ -52,10 +52,10 @@ pool::pool(database_url url, pool_options options)
       logger_(logger_or_default(options_.logger)),
       recyclable_(!url_.is_sqlite_memory()),
       connector_(url_, options_, *logger_, counters_, effective_pool_size(url_, options_)),
-      pipeline_(std::make_unique<pg_pipeline>(*this)),
       workers_(options_.worker_threads ? options_.worker_threads : options_.pool_size),
       timer_(service_),
-      retry_timer_(service_) {
+      retry_timer_(service_),
+      pipeline_(std::make_unique<pg_pipeline>(*this)) {
     const std::size_t size = effective_pool_size(url_, options_);
     if (size != options_.pool_size)
         logger_->info(
@@ -78,6 +78,7 @@ pool::~pool() {
         timer_.cancel();
         retry_timer_.cancel();
     }
+    pipeline_->stop();
     // Close every connection through its own queue, after whatever is still queued there
     // (an abandoned call, a rollback), then wait for the workers to drain.
     for (auto& slot : slots_)

@@ -76,6 +76,8 @@ public:
     pool_counters& counters() noexcept { return counters_; }
     /// pg::async_query(factory, ...)'s queues (src/drivers/pg_pipeline.cpp).
     pg_pipeline& pipeline() noexcept { return *pipeline_; }
+    /// Runs the pool's timers: never waits for a worker.
+    asio::thread_pool::executor_type timer_executor() noexcept { return service_.get_executor(); }
 
 private:
     // --- pool.cpp: handing connections over ---
@@ -124,7 +126,6 @@ private:
     pool_counters counters_;
     std::vector<std::unique_ptr<connection_slot>> slots_;  // fixed after construction
     connector connector_;
-    std::unique_ptr<pg_pipeline> pipeline_;
 
     asio::thread_pool workers_;
     // Runs the acquire-timeout timer, which must not wait for a worker: every worker
@@ -139,6 +140,8 @@ private:
     bool timer_armed_ = false;
     asio::steady_timer retry_timer_;  // the next connect attempt for requeued waiters
     bool retry_armed_ = false;
+    // After service_: its queue-timeout timer runs there, and goes before it.
+    std::unique_ptr<pg_pipeline> pipeline_;
     static constexpr std::chrono::seconds exhaustion_log_interval{10};
     std::optional<clock::time_point> last_exhaustion_log_;  // guarded by mutex_
 };

@@ -6,8 +6,11 @@
 // followed by a sync of its own, so each is an implicit transaction.
 #pragma once
 
+#include <asio_soci/detail/pool_interface.hpp>
+
 #include <asio/any_io_executor.hpp>
 #include <asio/execution_context.hpp>
+#include <asio/steady_timer.hpp>
 
 #include <cstddef>
 #include <exception>
@@ -25,7 +28,7 @@ class pg_lane_connection;
 
 class pg_pipeline {
 public:
-    explicit pg_pipeline(pool& owner) noexcept : owner_(owner) {}
+    explicit pg_pipeline(pool& owner);
     pg_pipeline(const pg_pipeline&) = delete;
     pg_pipeline& operator=(const pg_pipeline&) = delete;
 
@@ -35,6 +38,8 @@ public:
     void submit(pg_pooled_call& call);
     void cancel(pg_pooled_call& call) noexcept;
     void shut_down(pg_pooled_call& call) noexcept;
+    /// The pool is being destroyed: the queue timeout is not armed again.
+    void stop() noexcept;
 
 private:
     friend class pg_lane_connection;
@@ -58,10 +63,17 @@ private:
     bool withdraw(pg_pooled_call& call) noexcept;
     static lane_key key_of(const pg_pooled_call& call) noexcept;
     void erase_if_unused(lane_key key) noexcept;  // with mutex_ held
+    // The queue timeout: one timer for every lane, armed for the oldest call queued.
+    void arm_timer(clock::time_point deadline);  // with mutex_ held
+    void on_timer() noexcept;
+    std::exception_ptr queue_timeout(std::size_t still_queued) const;
 
     pool& owner_;
     std::mutex mutex_;
     std::unordered_map<lane_key, lane> lanes_;
+    asio::steady_timer timer_;  // on the pool's timer thread
+    bool timer_armed_ = false;
+    bool stopped_ = false;
 };
 
 }  // namespace asio_soci::detail

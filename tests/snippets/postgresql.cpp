@@ -66,3 +66,13 @@ asio::awaitable<std::vector<int>> random_numbers(asio_soci::session& s, std::vec
     co_return numbers;
 }
 // [end]
+
+// [snippet pg-factory]
+// [hide]
+asio::awaitable<std::string> user_name(const asio_soci::session_factory& factory, long long id) {
+    // [show]
+    auto r = co_await asio_soci::pg::async_query(factory, "select name from users where id = $1", id);
+    // [hide]
+    co_return r.front().get<std::string>(0);
+}
+// [end]

@@ -49,13 +49,16 @@ private:
     pg_statement statement_;
     pg::result result_;
     std::exception_ptr error_;
-    // Guarded by the pipeline's mutex: whether it left the queue, and the group it was
-    // sent in until that group completes.
+    // Guarded by the pipeline's mutex: when it was queued, whether it left the queue,
+    // and the group it was sent in until that group completes.
+    clock::time_point queued_at_{};
     bool sent_ = false;
     std::shared_ptr<pg_group> group_;
 };
 
-/// Queues `call` on the pool's pipeline (sent at once when a connection is free).
+/// Queues `call` on the pool's pipeline (sent at once when a connection is free). A call
+/// that waits longer than pool_options::acquire_timeout in the queue, or finds
+/// max_waiting calls queued already, fails with pool_timeout.
 void submit_pooled_pg(pg_pooled_call& call);
 /// Any cancellation type: a call still queued completes at once with operation_aborted;
 /// one already sent completes with its real outcome (cancelling it on the server would
