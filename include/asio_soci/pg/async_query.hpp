@@ -117,7 +117,9 @@ auto async_query(session& s, std::string_view sql, ParametersAndToken&&... rest)
 /// round trip, each still succeeding or failing on its own.
 ///
 /// Completion, executor, parameters and errors: as above (a connection error fails
-/// every call sent on the connection that had not answered yet).
+/// every call sent on the connection that had not answered yet), and pool_timeout for a
+/// call that waited pool_options::acquire_timeout in the queue, or found max_waiting
+/// calls queued already.
 /// Cancellation: every type. A call still queued completes at once with
 /// operation_aborted and nothing runs; a call already sent completes with its real
 /// outcome (cancelling it on the server would also stop the calls sent with it).
